@@ -1,0 +1,6 @@
+"""`python -m keyform`."""
+
+from keyform.cli import main
+
+if __name__ == "__main__":
+    main()

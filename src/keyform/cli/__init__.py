@@ -1,0 +1,57 @@
+"""The `keyform` command line: a thin click group; each command module adds its commands.
+
+Commands parse options, call library code and let `KeyformError` propagate: `KeyformGroup`
+turns it into one line on stderr and exit code 1. Heavy modules are imported inside commands
+so `keyform --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from keyform import __version__
+from keyform.errors import KeyformError
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command name."""
+
+    config: Path | None = None
+    directory: Path | None = None
+
+
+class KeyformGroup(click.Group):
+    """A click group that reports KeyformError as one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except KeyformError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=KeyformGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keyform")
+@click.option("--config", "config", type=click.Path(path_type=Path), help="Root desired-state file (default: ./keyform.yaml).")
+@click.option("-C", "directory", type=click.Path(path_type=Path), help="Run as if started in DIR.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, directory: Path | None) -> None:
+    """keyform: API credentials as code (users, roles, API keys and client credentials)."""
+    ctx.obj = GlobalOptions(config=config, directory=directory)
+
+
+def _register() -> None:
+    from keyform.cli import config_commands, engine_commands, server_command
+
+    for module in (config_commands, server_command, engine_commands):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()
