@@ -8,13 +8,14 @@ so `keyform --help` stays fast.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from keyform import __version__
 from keyform.errors import KeyformError
+from keyform.secrets.redaction import Redactor
 
 
 @dataclass
@@ -23,6 +24,11 @@ class GlobalOptions:
 
     config: Path | None = None
     directory: Path | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
+        """Print through the run's redactor: the only way commands print."""
+        click.echo(self.redactor.redact(text), err=err, nl=nl)
 
 
 class KeyformGroup(click.Group):
@@ -32,13 +38,16 @@ class KeyformGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyformError as error:
-            click.echo(f"Error: {error}", err=True)
+            options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+            options.echo(f"Error: {error}", err=True)
             sys.exit(1)
 
 
 @click.group(cls=KeyformGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keyform")
-@click.option("--config", "config", type=click.Path(path_type=Path), help="Root desired-state file (default: ./keyform.yaml).")
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), help="Root desired-state file (default: ./keyform.yaml)."
+)
 @click.option("-C", "directory", type=click.Path(path_type=Path), help="Run as if started in DIR.")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, directory: Path | None) -> None:

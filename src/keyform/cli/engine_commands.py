@@ -1,3 +1,153 @@
-"""Placeholder: filled in by its owner."""
+"""plan, apply, rotate, export, show and demo: thin commands over keyform.engine."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from keyform.cli import GlobalOptions
+
+FORMATS = ("text", "json", "markdown")
+
+
+def _options() -> GlobalOptions:
+    return click.get_current_context().find_object(GlobalOptions) or GlobalOptions()
+
+
+@click.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How to show the plan.",
+)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), help="Save the plan to PLANFILE for `keyform apply PLANFILE`."
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only plan changes for ADDR (repeatable).")
+@click.option(
+    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+)
+@click.option(
+    "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
+)
+def plan(
+    output_format: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    allow_unsafe: bool,
+) -> None:
+    """Show what apply would change (reads the live state; changes nothing)."""
+    from keyform import engine
+
+    options = _options()
+    workspace = engine.load(options)
+    result = engine.plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    options.echo(engine.render(result.plan, output_format))
+    if out is not None:
+        engine.save_plan(result.plan, out)
+        options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
+    if detailed_exitcode and not result.plan.empty:
+        sys.exit(2)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when not on a terminal).")
+@click.option(
+    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+)
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only apply changes for ADDR (repeatable).")
+@click.option("--allow-unsafe", is_flag=True, help="Apply even if safety thresholds are exceeded.")
+@click.option("--dry-run", is_flag=True, help="Walk the plan in apply order without changing anything.")
+def apply(
+    planfile: Path | None,
+    auto_approve: bool,
+    replace: tuple[str, ...],
+    targets: tuple[str, ...],
+    allow_unsafe: bool,
+    dry_run: bool,
+) -> None:
+    """Apply the desired state (or exactly a saved PLANFILE, refusing what went stale)."""
+    from keyform import engine
+
+    options = _options()
+    workspace = engine.load(options)
+    engine.run_apply(
+        workspace,
+        options,
+        planfile=planfile,
+        auto_approve=auto_approve,
+        targets=targets,
+        replace=replace,
+        allow_unsafe=allow_unsafe,
+        dry_run=dry_run,
+    )
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.option("--auto-approve", is_flag=True, help="Rotate without asking.")
+def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
+    """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
+    from keyform import engine
+
+    options = _options()
+    workspace = engine.load(options)
+    engine.run_apply(workspace, options, auto_approve=auto_approve, targets=addresses, replace=addresses)
+
+
+@click.command()
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, file_okay=False), help="Write DIR/keyform.yaml instead of printing."
+)
+def export(out: Path | None) -> None:
+    """Write the live state as desired-state YAML (no secrets)."""
+    from keyform import engine
+    from keyform.export import export_yaml
+
+    options = _options()
+    workspace = engine.load(options)
+    with workspace.provider() as provider:
+        text = export_yaml(provider.read(), workspace.state.provider.type)
+    if out is None:
+        options.echo(text, nl=False)
+        return
+    from keyform.secrets.file_sink import write_text_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "keyform.yaml", text)
+    options.echo(f"Wrote {out / 'keyform.yaml'}: validate it with `keyform -C {out} validate`.", err=True)
+
+
+@click.command()
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo's files here instead of a temporary directory.",
+)
+def demo(workdir: Path | None) -> None:
+    """Run keyform end to end against an embedded `keyform server` (no setup needed)."""
+    from keyform.demo import run_demo
+
+    run_demo(_options(), workdir)
+
+
+@click.command(name="show")
+@click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+def show(planfile: Path, output_format: str) -> None:
+    """Render a saved plan file (no API calls)."""
+    from keyform import engine
+
+    _options().echo(engine.render(engine.read_plan(planfile), output_format))
+
+
+COMMANDS = [plan, apply, rotate, export, show, demo]

@@ -1,0 +1,207 @@
+"""Executors: take a Plan and carry it out (ApplyExecutor) or only walk it (DryRunExecutor).
+
+Apply runs the plan phase by phase (see `keyform.plan.plan.phase`); changes within a phase run
+concurrently up to a limit, changes at one address run in order. A failed change stops the
+changes that depend on it and nothing else. A secret the API returns is in the sink before the
+change counts as done; if the sink fails, the secret goes to an emergency file and apply stops.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Protocol
+
+from keyform.errors import KeyformError, SecretSinkError
+from keyform.plan.changes import Action, Change
+from keyform.plan.plan import Plan, phase
+from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
+from keyform.secrets.base import SecretSink
+from keyform.secrets.file_sink import entry_for, write_private_file
+from keyform.secrets.redaction import Redactor
+
+APPLIED, FAILED, SKIPPED, STALE, PLANNED = "applied", "failed", "skipped", "stale", "planned"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What happened to one change."""
+
+    change: Change
+    status: str
+    message: str = ""
+    secret_delivered: bool = False
+
+
+@dataclass
+class ApplyReport:
+    """Every change's result, in plan order."""
+
+    results: list[ChangeResult] = field(default_factory=list)
+    emergency_file: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in (APPLIED, PLANNED) for r in self.results) and self.emergency_file is None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+class Executor(Protocol):
+    def execute(self, plan: Plan) -> ApplyReport: ...
+
+
+Progress = Callable[[ChangeResult], None]
+
+
+class DryRunExecutor:
+    """Walks the plan in apply order and reports each change as planned; touches nothing."""
+
+    def __init__(self, progress: Progress | None = None):
+        self.progress = progress
+
+    def execute(self, plan: Plan) -> ApplyReport:
+        report = ApplyReport()
+        for change in plan.changes:
+            result = ChangeResult(change, PLANNED)
+            report.results.append(result)
+            if self.progress:
+                self.progress(result)
+        return report
+
+
+class ApplyExecutor:
+    """Applies a plan through a provider, delivering every new secret to the sink first."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        sink: SecretSink,
+        redactor: Redactor,
+        *,
+        concurrency: int = 4,
+        progress: Progress | None = None,
+        emergency_dir: Path = Path(),
+    ):
+        self.provider = provider
+        self.sink = sink
+        self.redactor = redactor
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.emergency_dir = emergency_dir
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._emergency_file: Path | None = None
+
+    def execute(self, plan: Plan) -> ApplyReport:
+        self.sink.preflight()
+        report = ApplyReport()
+        results: dict[int, ChangeResult] = {}
+        failed: set[str] = set()
+        indexed = list(enumerate(plan.changes))
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="keyform-apply") as pool:
+            for _, in_phase in groupby(indexed, key=lambda item: phase(item[1])):
+                chains = _chains_by_address(list(in_phase))
+                for chain_results in pool.map(lambda chain: self._run_chain(chain, failed, plan), chains):
+                    for index, result in chain_results:
+                        results[index] = result
+                        if result.status != APPLIED:
+                            failed.add(result.change.address)
+        report.results = [results[i] for i in range(len(plan.changes))]
+        report.emergency_file = self._emergency_file
+        return report
+
+    def _run_chain(
+        self, chain: list[tuple[int, Change]], failed: set[str], plan: Plan
+    ) -> list[tuple[int, ChangeResult]]:
+        out: list[tuple[int, ChangeResult]] = []
+        etag: str | None = None
+        for index, change in chain:
+            if etag is not None:
+                change = Change(**{**change.__dict__, "etag": etag})
+            result, new_etag = self._run_one(change, failed, plan)
+            out.append((index, result))
+            if self.progress:
+                self.progress(result)
+            if result.status != APPLIED:
+                failed.add(change.address)
+                etag = None
+                continue
+            etag = new_etag
+        return out
+
+    def _run_one(self, change: Change, failed: set[str], plan: Plan) -> tuple[ChangeResult, str | None]:
+        """Apply one change; returns its result and the resource's new etag."""
+        if self._stop.is_set():
+            return ChangeResult(
+                change, SKIPPED, "apply stopped before this change (see the emergency file above)"
+            ), None
+        blocked = sorted(_dependencies(change, plan) & failed)
+        if blocked:
+            return ChangeResult(change, SKIPPED, f"depends on {', '.join(blocked)}, which did not apply"), None
+        try:
+            outcome = self.provider.apply(change)
+        except StaleChangeError as error:
+            return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
+        except KeyformError as error:
+            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
+        if outcome.secret is None:
+            return ChangeResult(change, APPLIED), outcome.etag
+        return self._deliver(change, outcome.secret), outcome.etag
+
+    def _deliver(self, change: Change, secret: GeneratedSecret) -> ChangeResult:
+        self.redactor.add(*secret.values())
+        try:
+            with self._lock:
+                self.sink.deliver(secret)
+        except SecretSinkError as error:
+            path = self._save_emergency(secret)
+            self._stop.set()
+            return ChangeResult(
+                change,
+                FAILED,
+                self.redactor.redact(
+                    f"applied, but the new secret could not be delivered ({error}); it was saved to {path} (mode 0600): "
+                    f"move it to its destination, delete the file, fix the sink and run apply again"
+                ),
+            )
+        return ChangeResult(change, APPLIED, secret_delivered=True)
+
+    def _save_emergency(self, secret: GeneratedSecret) -> Path:
+        with self._lock:
+            path = self._emergency_file
+            if path is None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                path = self.emergency_dir / f"keyform-emergency-secrets-{stamp}.json"
+                self._emergency_file = path
+            document = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            document[secret.address] = entry_for(secret, None)
+            write_private_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+            return path
+
+
+def _chains_by_address(items: Iterable[tuple[int, Change]]) -> list[list[tuple[int, Change]]]:
+    chains: dict[str, list[tuple[int, Change]]] = {}
+    for index, change in items:
+        chains.setdefault(change.address, []).append((index, change))
+    return list(chains.values())
+
+
+def _dependencies(change: Change, plan: Plan) -> set[str]:
+    """Addresses of earlier changes this one needs: the roles it uses, or the holders of a role it deletes."""
+    if change.kind in ("users", "credentials"):
+        return {f"roles/{role}" for role in (change.after or {}).get("roles") or ()}
+    if change.kind == "roles" and change.action == Action.DELETE:
+        return {
+            other.address
+            for other in plan.changes
+            if other.kind in ("users", "credentials") and change.name in ((other.before or {}).get("roles") or ())
+        }
+    return set()

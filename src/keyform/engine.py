@@ -1,0 +1,170 @@
+"""The main job as library calls: load -> plan (+ safety) -> render / save -> apply -> report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from keyform.errors import KeyformError
+from keyform.plan.build import PlanResult, make_plan
+from keyform.plan.plan import Plan
+from keyform.plan.safety import check_safety
+from keyform.workspace import Workspace, open_workspace, register_config_secrets
+
+if TYPE_CHECKING:
+    from keyform.apply import ApplyReport, ChangeResult
+    from keyform.cli import GlobalOptions
+
+
+def load(options: GlobalOptions) -> Workspace:
+    workspace = open_workspace(options.config, options.directory)
+    register_config_secrets(workspace.state, options.redactor)
+    return workspace
+
+
+def plan(
+    workspace: Workspace, *, targets: Collection[str] = (), replace: Collection[str] = (), allow_unsafe: bool = False
+) -> PlanResult:
+    """Read live state, build the plan and refuse it if unsafe."""
+    with workspace.provider() as provider:
+        result = make_plan(workspace.state, provider, targets=targets, replace=replace)
+        check_safety(
+            result.plan, result.live, workspace.state.safety, identity=provider.identity(), allow_unsafe=allow_unsafe
+        )
+    return result
+
+
+def render(plan: Plan, output_format: str) -> str:
+    if output_format == "json":
+        from keyform.plan.render_json import render_json
+
+        return render_json(plan)
+    if output_format == "markdown":
+        from keyform.plan.render_markdown import render_markdown
+
+        return render_markdown(plan)
+    from keyform.plan.render_text import render_text
+
+    return render_text(plan)
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    from keyform.secrets.file_sink import write_text_atomic
+
+    try:
+        write_text_atomic(path, json.dumps(plan.to_dict(), indent=2) + "\n")
+    except OSError as error:
+        raise KeyformError(f"can't write plan file {path} ({error.strerror}): choose another --out path") from None
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KeyformError(f"plan file {path} not found: make one with `keyform plan --out {path}`") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise KeyformError(f"plan file {path} can't be read as JSON ({error}): make the plan again") from None
+    return Plan.from_dict(data)
+
+
+def run_apply(
+    workspace: Workspace,
+    options: GlobalOptions,
+    *,
+    planfile: Path | None = None,
+    auto_approve: bool = False,
+    targets: Collection[str] = (),
+    replace: Collection[str] = (),
+    allow_unsafe: bool = False,
+    dry_run: bool = False,
+) -> ApplyReport:
+    """Plan (or read PLANFILE), confirm, apply, report; exit 1 unless every change applied."""
+    from keyform.apply import ApplyExecutor, DryRunExecutor
+
+    with workspace.provider() as provider:
+        if planfile is not None:
+            the_plan = read_plan(planfile)
+            planned_for = the_plan.meta.get("target")
+            if planned_for != provider.describe():
+                raise KeyformError(
+                    f"{planfile} was planned against {planned_for}, but provider.url is {provider.describe()}: plan again"
+                )
+            options.echo(render(the_plan, "text"))
+        else:
+            result = make_plan(workspace.state, provider, targets=targets, replace=replace)
+            check_safety(
+                result.plan,
+                result.live,
+                workspace.state.safety,
+                identity=provider.identity(),
+                allow_unsafe=allow_unsafe,
+            )
+            the_plan = result.plan
+            options.echo(render(the_plan, "text"))
+            if the_plan.empty:
+                from keyform.apply import ApplyReport
+
+                return ApplyReport()
+            if not (auto_approve or dry_run):
+                _confirm(options)
+        if dry_run:
+            executor = DryRunExecutor(progress=lambda r: _progress(options, r))
+        else:
+            executor = ApplyExecutor(
+                provider,
+                workspace.sink(),
+                options.redactor,
+                concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
+                progress=lambda r: _progress(options, r),
+                emergency_dir=workspace.base_dir,
+            )
+        report = executor.execute(the_plan)
+    options.echo(format_report(report, workspace.sink().describe()))
+    if not report.ok:
+        sys.exit(1)
+    return report
+
+
+def _confirm(options: GlobalOptions) -> None:
+    if not sys.stdin.isatty():
+        raise KeyformError("not applying: no terminal to confirm on; pass --auto-approve or apply a reviewed plan file")
+    answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise KeyformError("apply cancelled: nothing was changed")
+
+
+def _progress(options: GlobalOptions, result: ChangeResult) -> None:
+    note = f": {result.message}" if result.message else ""
+    secret = " (new secret delivered)" if result.secret_delivered else ""
+    options.echo(f"  {result.status:>7}  {result.change.action.value} {result.change.address}{secret}{note}")
+
+
+def format_report(report: ApplyReport, sink: str) -> str:
+    from keyform.apply import APPLIED, FAILED, PLANNED, SKIPPED, STALE
+
+    if not report.results:
+        return "Nothing to apply."
+    if all(r.status == PLANNED for r in report.results):
+        return f"Dry run: {len(report.results)} change(s) would be applied in the order shown; nothing was changed."
+    delivered = sum(1 for r in report.results if r.secret_delivered)
+    lines = [
+        f"\nApply {'complete' if report.ok else 'incomplete'}: {report.count(APPLIED)} applied, {report.count(FAILED)} failed, "
+        f"{report.count(STALE)} stale, {report.count(SKIPPED)} skipped."
+    ]
+    if delivered:
+        lines.append(f"{delivered} new secret(s) delivered to {sink}.")
+    for result in report.results:
+        if result.status in (FAILED, STALE, SKIPPED):
+            lines.append(f"  {result.status}: {result.change.address}: {result.message}")
+    if report.count(STALE):
+        lines.append("Stale changes were not applied: run `keyform plan` again and review the new plan.")
+    if report.emergency_file:
+        lines.append(f"New secrets that could not reach the sink are in {report.emergency_file} (mode 0600).")
+    elif not report.ok:
+        lines.append("Fix the failures and run `keyform apply` again: applied changes are not repeated.")
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""The planning pipeline: live state -> diff -> risks -> targets -> Plan."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from keyform import __version__
+from keyform.errors import KeyformError
+from keyform.model import DesiredState
+from keyform.plan.changes import Action, Change
+from keyform.plan.diff import diff
+from keyform.plan.plan import Plan
+from keyform.plan.risks import RoleBook, annotate
+from keyform.providers.base import LiveResource, Provider
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A plan and the live state it was made against (safety checks need both)."""
+
+    plan: Plan
+    live: Mapping[str, LiveResource]
+
+
+def make_plan(
+    state: DesiredState,
+    provider: Provider,
+    *,
+    targets: Collection[str] = (),
+    replace: Collection[str] = (),
+    now: datetime | None = None,
+) -> PlanResult:
+    """Read the live state once and build the Plan that brings it to the desired state."""
+    _check_addresses(state, targets, replace)
+    now = now or datetime.now(UTC)
+    live = provider.read()
+    result = diff(state, live, provider.kinds, replace=set(replace), now=now)
+    book = RoleBook(
+        before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
+        after={name: role.attributes_dict() for name, role in state.roles.items()},
+    )
+    changes = annotate(result.changes, book, provider.catalog(), _role_holders(state))
+    if targets:
+        changes = _targeted(changes, set(targets))
+    meta = {
+        "target": provider.describe(),
+        "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "keyform_version": __version__,
+        "targets": sorted(targets),
+        "replace": sorted(replace),
+    }
+    return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live)
+
+
+def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:
+    declared = {address for address, _ in state.resources()}
+    for address in targets:
+        if address not in declared and "/" not in address:
+            raise KeyformError(f"--target {address}: not an address (use KIND/NAME, e.g. users/a@b.example)")
+    for address in replace:
+        kind, _, name = address.partition("/")
+        if kind == "credentials" and name in state.credentials:
+            continue
+        user = state.users.get(name) if kind == "users" else None
+        if user is not None and user.api_key is not None and user.api_key.enabled:
+            continue
+        raise KeyformError(
+            f"--replace {address}: only a declared credential or a user with an enabled api_key has a secret to replace"
+        )
+
+
+def _role_holders(state: DesiredState) -> dict[str, list[str]]:
+    holders: dict[str, list[str]] = defaultdict(list)
+    for email, user in sorted(state.users.items()):
+        for role in user.roles:
+            holders[role].append(f"users/{email}")
+    for name, credential in sorted(state.credentials.items()):
+        for role in credential.roles:
+            holders[role].append(f"credentials/{name}")
+    return holders
+
+
+def _targeted(changes: list[Change], targets: set[str]) -> list[Change]:
+    """Changes at the targeted addresses plus the role creates they depend on."""
+    selected = [c for c in changes if c.address in targets]
+    needed = {f"roles/{role}" for c in selected for role in (c.after or {}).get("roles") or ()}
+    creates = {c.address for c in changes if c.action in (Action.CREATE, Action.REPLACE)} & needed
+    return selected + [c for c in changes if c.address in creates and c.address not in targets]

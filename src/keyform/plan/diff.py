@@ -1,0 +1,161 @@
+"""Desired state vs live state -> unordered changes (plus the unmanaged resources seen)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from keyform.model import DesiredState, format_duration
+from keyform.plan.changes import Action, Change
+from keyform.providers.base import KindSpec, LiveResource
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """The changes a diff found and the undeclared live resources keyform does not own."""
+
+    changes: list[Change]
+    unmanaged: list[str]
+
+
+def diff(
+    state: DesiredState,
+    live: Mapping[str, LiveResource],
+    kinds: Iterable[KindSpec],
+    *,
+    replace: Collection[str] = (),
+    now: datetime,
+) -> DiffResult:
+    """Compare every declared resource with its live counterpart, then every undeclared live one."""
+    specs = {spec.kind: spec for spec in kinds}
+    desired = dict(state.resources())
+    changes: list[Change] = []
+    for address, wanted in desired.items():
+        spec = specs.get(address.split("/", 1)[0])
+        if spec is None:
+            continue
+        current = live.get(address)
+        changes.extend(_diff_declared(address, wanted, current, spec))
+        if current is not None and spec.kind in ("users", "credentials"):
+            rotation = _rotation(state, address, wanted, current, replace, now)
+            if rotation is not None:
+                changes.append(rotation)
+    unmanaged: list[str] = []
+    for address, current in live.items():
+        spec = specs.get(address.split("/", 1)[0])
+        if address in desired or spec is None or spec.singleton:
+            continue
+        if current.managed:
+            changes.append(_delete(current, "removed from the desired state"))
+        elif state.safety.unmanaged == "delete":
+            changes.append(_delete(current, "not managed by keyform (safety.unmanaged: delete)"))
+        elif state.safety.unmanaged == "report":
+            unmanaged.append(address)
+    return DiffResult(changes, sorted(unmanaged))
+
+
+def _diff_declared(
+    address: str, wanted: Mapping[str, Any], current: LiveResource | None, spec: KindSpec
+) -> list[Change]:
+    if current is None:
+        if spec.singleton:
+            return []
+        return [Change(Action.CREATE, address, after=dict(wanted), reason="declared, not live")]
+    before = _comparable(current.attributes, wanted)
+    if spec.singleton:
+        if before == wanted:
+            return []
+        return [Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag)]
+    moved_immutable = sorted(f for f in spec.immutable if before.get(f) != wanted.get(f))
+    if moved_immutable:
+        reason = f"{', '.join(moved_immutable)} can't change in place"
+        return [Change(Action.REPLACE, address, before, dict(wanted), current.id, current.etag, reason)]
+    if not current.managed:
+        return [
+            Change(
+                Action.ADOPT,
+                address,
+                before,
+                dict(wanted),
+                current.id,
+                current.etag,
+                "live, not yet managed by keyform",
+            )
+        ]
+    if before != wanted:
+        return [Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag)]
+    return []
+
+
+def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The live attributes the desired state speaks about (unmanaged settings are left out)."""
+    return {key: live.get(key) for key in wanted}
+
+
+def _rotation(
+    state: DesiredState,
+    address: str,
+    wanted: Mapping[str, Any],
+    current: LiveResource,
+    replace: Collection[str],
+    now: datetime,
+) -> Change | None:
+    """A rotate change when forced by --replace, when the secret is too old, or to end an overlap."""
+    kind, name = address.split("/", 1)
+    if kind == "users":
+        user = state.users[name]
+        if user.api_key is None or not user.api_key.enabled or not current.secrets:
+            return None
+        rotate_after, overlap = user.api_key.rotate_after, None
+    else:
+        credential = state.credentials[name]
+        if not current.secrets:
+            return None
+        rotate_after, overlap = credential.rotate_after, credential.rotation_overlap
+    newest = current.secrets[-1]
+    age = now - newest.created_at
+    if kind == "credentials" and len(current.secrets) > 1:
+        if overlap is None or age >= overlap:
+            retiring = current.secrets[0]
+            return _rotate(
+                current, wanted, "revoke", f"rotation overlap over: revoke secret {retiring.id}", retiring.id
+            )
+        return None
+    if address in replace:
+        reason = "forced by --replace"
+    elif rotate_after is not None and age > rotate_after:
+        reason = f"secret is {_days(age)} old (rotate_after {format_duration(rotate_after)})"
+    else:
+        return None
+    if kind == "users":
+        return _rotate(current, wanted, "immediate", reason, current.secrets[-1].id)
+    phase = "add" if overlap is not None else "immediate"
+    details_overlap = format_duration(overlap) if overlap is not None else None
+    return _rotate(current, wanted, phase, reason, current.secrets[-1].id, details_overlap)
+
+
+def _rotate(
+    current: LiveResource,
+    wanted: Mapping[str, Any],
+    phase: str,
+    reason: str,
+    old_secret: str,
+    overlap: str | None = None,
+) -> Change:
+    details = {"phase": phase, "old_secret": old_secret}
+    if overlap:
+        details["overlap"] = overlap
+    before = _comparable(current.attributes, wanted)
+    return Change(
+        Action.ROTATE, current.address, before, dict(wanted), current.id, current.etag, reason, details=details
+    )
+
+
+def _delete(current: LiveResource, reason: str) -> Change:
+    return Change(Action.DELETE, current.address, dict(current.attributes), None, current.id, current.etag, reason)
+
+
+def _days(age: timedelta) -> str:
+    return f"{age.days}d" if age.days else f"{int(age.total_seconds() // 3600)}h"

@@ -1,0 +1,49 @@
+"""How attribute values read in plans: compact, stable, the same in every format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from keyform.plan.changes import Action, Change
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {', '.join(levels)}" for key, levels in value.items()) or "(none)"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def attribute_rows(change: Change) -> list[tuple[str, str | None, str | None]]:
+    """(field, before, after) for the fields a reviewer should see; None means 'not shown'."""
+    before, after = change.before or {}, change.after or {}
+    if change.action == Action.CREATE:
+        return [
+            (k, None, format_value(v)) for k, v in after.items() if v not in (None, "", [], {}, False) or k == "enabled"
+        ]
+    if change.action == Action.DELETE:
+        return []
+    if change.action == Action.ROTATE:
+        return []
+    return [(k, format_value(before.get(k)), format_value(after.get(k))) for k in change.changed_fields()]
+
+
+def summary_line(summary: Mapping[str, int]) -> str:
+    parts = [f"{summary['create']} to create", f"{summary['update']} to update", f"{summary['delete']} to delete"]
+    for key, word in (("rotate", "to rotate"), ("replace", "to replace"), ("adopt", "to adopt")):
+        if summary[key]:
+            parts.append(f"{summary[key]} {word}")
+    text = "Plan: " + ", ".join(parts) + "."
+    risks = [
+        f"{summary[k]} {w}"
+        for k, w in (("escalations", "escalation(s)"), ("breaking", "breaking change(s)"))
+        if summary[k]
+    ]
+    return text + (" Risks: " + ", ".join(risks) + "." if risks else "")

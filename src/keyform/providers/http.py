@@ -1,0 +1,142 @@
+"""One keep-alive HTTP session per run: timeouts, retries with backoff, errors that name the resource.
+
+Retries use urllib3's `Retry` (exponential backoff with jitter, honours `Retry-After` on 429/503).
+Every method may be retried because every POST keyform sends carries an `Idempotency-Key` and
+every PATCH/DELETE an `If-Match`, so a replayed write can't apply twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from keyform import __version__
+from keyform.errors import ProviderError
+
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+class ApiResponseError(ProviderError):
+    """The API answered with an error status."""
+
+    def __init__(self, message: str, status: int, code: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def sanitize_url(url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class ApiClient:
+    """JSON over HTTP against one base URL with one bearer token."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, retries: int = 4, pool_size: int = 8):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (min(timeout, 10.0), timeout)
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": f"keyform/{__version__}"})
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            backoff_factor=0.2,
+            backoff_jitter=0.2,
+            backoff_max=10,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def describe(self) -> str:
+        return sanitize_url(self.base_url)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        if_match: str | None = None,
+    ) -> requests.Response:
+        """Send one request; raise ApiResponseError naming `what` (an address or a kind) on an error status."""
+        headers = {}
+        if if_match:
+            headers["If-Match"] = if_match
+        if method == "POST":
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        try:
+            response = self.session.request(
+                method, self.base_url + path, json=json, params=params, headers=headers, timeout=self.timeout
+            )
+        except requests.exceptions.RetryError as error:
+            raise ProviderError(f"{what}: {method} {path} kept failing after retries ({_reason(error)})") from None
+        except requests.exceptions.ConnectionError as error:
+            raise ProviderError(
+                f"{what}: can't reach {self.describe()} ({_reason(error)}): is the credential API up?"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise ProviderError(
+                f"{what}: {method} {path} timed out after {self.timeout[1]:g}s (provider.timeout)"
+            ) from None
+        if response.status_code >= 400:
+            raise _error(response, method, path, what)
+        return response
+
+    def paginate(self, path: str, *, what: str, page_size: int) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, one request per page."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            body = self.request("GET", path, what=what, params=params).json()
+            yield from body["items"]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _error(response: requests.Response, method: str, path: str, what: str) -> ApiResponseError:
+    try:
+        body = response.json()
+        code, message = str(body.get("code", "")), str(body.get("message", ""))
+    except ValueError:
+        code, message = "", response.reason or ""
+    hint = (
+        " (check provider.token: it must be an Account Admin or Account Owner API key)"
+        if response.status_code == 401
+        else ""
+    )
+    text = (
+        f"{what}: {method} {path} failed with HTTP {response.status_code}{f' {code}' if code else ''}: {message}{hint}"
+    )
+    return ApiResponseError(text, response.status_code, code)
+
+
+def _reason(error: Exception) -> str:
+    reason = error.args[0] if error.args else error
+    inner = getattr(reason, "reason", None)
+    return str(inner or reason).split(": ", 1)[-1][:200]

@@ -1,0 +1,341 @@
+"""The `keyform` provider: drives `keyform server` (the credential API in docs/credential-api.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from keyform.catalog import REFERENCE_CATALOG, Catalog
+from keyform.errors import ProviderError
+from keyform.model import canonical_permissions
+from keyform.plan.changes import Action, Change
+from keyform.providers.base import (
+    ApplyOutcome,
+    GeneratedSecret,
+    KindSpec,
+    LiveResource,
+    Provider,
+    SecretInfo,
+    StaleChangeError,
+)
+from keyform.providers.http import ApiClient, ApiResponseError
+
+MANAGED_BY = "keyform"
+USER_FIELDS = (
+    "first_name",
+    "last_name",
+    "role",
+    "roles",
+    "job_title",
+    "default_folder",
+    "cognitive_access",
+    "archived",
+)
+COLLECTIONS = {"roles": "/v1/roles", "users": "/v1/users", "credentials": "/v1/credentials"}
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def role_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "description": item.get("description") or "",
+        "permissions": canonical_permissions(item.get("permissions") or {}),
+        "attributes": sorted(item.get("attributes") or ()),
+    }
+
+
+def user_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    attributes = {name: item.get(name) for name in USER_FIELDS}
+    attributes["roles"] = sorted(item.get("roles") or ())
+    attributes["job_title"] = item.get("job_title") or ""
+    attributes["default_folder"] = item.get("default_folder") or ""
+    key = item.get("api_key")
+    attributes["api_key_enabled"] = key["enabled"] if key else None
+    return attributes
+
+
+def credential_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "integration": item.get("integration") or "",
+        "enabled": item["enabled"],
+        "roles": sorted(item.get("roles") or ()),
+        "permissions": canonical_permissions(item.get("permissions") or {}),
+        "attributes": sorted(item.get("attributes") or ()),
+    }
+
+
+class KeyformProvider(Provider):
+    """Reads with one paginated listing per kind (concurrently) and applies one change per call."""
+
+    kinds = (
+        KindSpec("organization", order=0, singleton=True),
+        KindSpec("roles", order=1),
+        KindSpec("users", order=2, references={"roles": "roles"}),
+        KindSpec("credentials", order=3, references={"roles": "roles"}),
+    )
+
+    def __init__(self, options: Mapping[str, Any]):
+        missing = [key for key in ("url", "token") if not options.get(key)]
+        if missing:
+            raise ProviderError(f"provider: keyform needs {' and '.join(missing)} (e.g. url: ${{env:KEYFORM_URL}})")
+        self.page_size = int(options.get("page_size", 1000))
+        self.concurrency = int(options.get("concurrency", 4))
+        self.client = ApiClient(
+            str(options["url"]),
+            str(options["token"]),
+            timeout=float(options.get("timeout", 30)),
+            pool_size=max(8, self.concurrency + 4),
+        )
+        self._identity: str | None = None
+
+    def describe(self) -> str:
+        return self.client.describe()
+
+    def catalog(self) -> Catalog:
+        return REFERENCE_CATALOG
+
+    def identity(self) -> str | None:
+        return self._identity
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def read(self) -> dict[str, LiveResource]:
+        readers: list[Callable[[], list[LiveResource]]] = [
+            self._read_organization,
+            self._read_roles,
+            self._read_users,
+            self._read_credentials,
+            self._read_identity,
+        ]
+        with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="keyform-read") as pool:
+            batches = list(pool.map(lambda reader: reader(), readers))
+        return {resource.address: resource for batch in batches for resource in batch}
+
+    def _read_identity(self) -> list[LiveResource]:
+        principal = self.client.request("GET", "/v1/whoami", what="whoami").json()["principal"]
+        if principal.get("type") == "api_key":
+            self._identity = f"users/{principal['name'].lower()}"
+        return []
+
+    def _read_organization(self) -> list[LiveResource]:
+        response = self.client.request("GET", "/v1/organization", what="organization")
+        body = response.json()
+        return [
+            LiveResource("organization", {"api_access": body["api_access"]}, body["id"], body["etag"], managed=True)
+        ]
+
+    def _read_roles(self) -> list[LiveResource]:
+        return [
+            LiveResource(
+                f"roles/{item['name']}",
+                role_attributes(item),
+                item["id"],
+                item["etag"],
+                item.get("managed_by") == MANAGED_BY,
+            )
+            for item in self.client.paginate("/v1/roles", what="roles", page_size=self.page_size)
+        ]
+
+    def _read_users(self) -> list[LiveResource]:
+        resources = []
+        for item in self.client.paginate("/v1/users", what="users", page_size=self.page_size):
+            key = item.get("api_key")
+            secrets = (SecretInfo(key["id"], parse_time(key["created_at"])),) if key else ()
+            address = f"users/{item['email'].lower()}"
+            resources.append(
+                LiveResource(
+                    address,
+                    user_attributes(item),
+                    item["id"],
+                    item["etag"],
+                    item.get("managed_by") == MANAGED_BY,
+                    secrets,
+                )
+            )
+        return resources
+
+    def _read_credentials(self) -> list[LiveResource]:
+        resources = []
+        for item in self.client.paginate("/v1/credentials", what="credentials", page_size=self.page_size):
+            secrets = tuple(
+                sorted(
+                    (SecretInfo(s["id"], parse_time(s["created_at"])) for s in item.get("secrets") or ()),
+                    key=lambda s: s.created_at,
+                )
+            )
+            address = f"credentials/{item['name']}"
+            resources.append(
+                LiveResource(
+                    address,
+                    credential_attributes(item),
+                    item["id"],
+                    item["etag"],
+                    item.get("managed_by") == MANAGED_BY,
+                    secrets,
+                )
+            )
+        return resources
+
+    # -- apply ----------------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> ApplyOutcome:
+        try:
+            if change.kind == "organization":
+                return self._patch(change, "/v1/organization", dict(change.after or {}))
+            handler = {"roles": self._apply_role, "users": self._apply_user, "credentials": self._apply_credential}[
+                change.kind
+            ]
+            return handler(change)
+        except ApiResponseError as error:
+            self._raise_if_stale(change, error)
+            raise
+
+    def _apply_role(self, change: Change) -> ApplyOutcome:
+        if change.action == Action.CREATE:
+            body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
+            return self._created(change, "/v1/roles", body)
+        if change.action == Action.DELETE:
+            return self._delete(change, f"/v1/roles/{change.id}")
+        return self._patch(change, f"/v1/roles/{change.id}", self._patch_body(change, change.changed_fields()))
+
+    def _apply_user(self, change: Change) -> ApplyOutcome:
+        after = dict(change.after or {})
+        if change.action == Action.DELETE:
+            return self._delete(change, f"/v1/users/{change.id}")
+        if change.action == Action.ROTATE:
+            return self._new_api_key(change, change.id, change.etag, retiring=None)
+        if change.action == Action.CREATE:
+            body = {"email": change.name, **{k: after[k] for k in USER_FIELDS if k in after}, "managed_by": MANAGED_BY}
+            created = self.client.request("POST", "/v1/users", what=change.address, json=body).json()
+            user_id, etag = created["id"], created["etag"]
+            outcome = ApplyOutcome(etag=etag)
+        else:
+            fields = [f for f in change.changed_fields() if f != "api_key_enabled"]
+            user_id = change.id
+            outcome = self._patch(change, f"/v1/users/{user_id}", self._patch_body(change, fields))
+        wanted, had = after.get("api_key_enabled"), (change.before or {}).get("api_key_enabled")
+        if wanted is None or wanted == had:
+            return outcome
+        if had is None:  # no key yet: generate one (and disable it at once if so declared)
+            outcome = self._new_api_key(change, user_id, outcome.etag, retiring=None)
+            if wanted is False:
+                self.client.request(
+                    "PATCH", f"/v1/users/{user_id}/api-key", what=change.address, json={"enabled": False}
+                )
+            return outcome
+        self.client.request(
+            "PATCH",
+            f"/v1/users/{user_id}/api-key",
+            what=change.address,
+            json={"enabled": wanted},
+            if_match=outcome.etag,
+        )
+        return ApplyOutcome(etag=self._etag(f"/v1/users/{user_id}", change.address))
+
+    def _apply_credential(self, change: Change) -> ApplyOutcome:
+        if change.action == Action.CREATE:
+            body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
+            created = self.client.request("POST", "/v1/credentials", what=change.address, json=body).json()
+            secret_id = created["secrets"][0]["id"] if created.get("secrets") else created["id"]
+            secret = GeneratedSecret(
+                change.address,
+                "client_credentials",
+                {"client_id": created["client_id"], "client_secret": created["client_secret"]},
+                secret_id,
+                parse_time(created["created_at"]),
+            )
+            return ApplyOutcome(secret=secret, etag=created["etag"])
+        if change.action == Action.DELETE:
+            return self._delete(change, f"/v1/credentials/{change.id}")
+        if change.action == Action.ROTATE:
+            return self._rotate_credential(change)
+        return self._patch(change, f"/v1/credentials/{change.id}", self._patch_body(change, change.changed_fields()))
+
+    def _rotate_credential(self, change: Change) -> ApplyOutcome:
+        path = f"/v1/credentials/{change.id}"
+        phase, old = change.details.get("phase"), change.details.get("old_secret")
+        if phase == "revoke":
+            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=change.etag)
+            return ApplyOutcome(etag=self._etag(path, change.address))
+        created = self.client.request(
+            "POST", f"{path}/secrets", what=change.address, json={}, if_match=change.etag
+        ).json()
+        credential = self.client.request("GET", path, what=change.address).json()
+        secret = GeneratedSecret(
+            change.address,
+            "client_credentials",
+            {"client_id": credential["client_id"], "client_secret": created["client_secret"]},
+            created["id"],
+            parse_time(created["created_at"]),
+            retiring=old if phase == "add" else None,
+        )
+        etag = credential["etag"]
+        if phase != "add" and old:
+            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=etag)
+            etag = self._etag(path, change.address)
+        return ApplyOutcome(secret=secret, etag=etag)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _new_api_key(self, change: Change, user_id: str | None, etag: str | None, retiring: str | None) -> ApplyOutcome:
+        path = f"/v1/users/{user_id}"
+        key = self.client.request("POST", f"{path}/api-key", what=change.address, json={}, if_match=etag).json()
+        secret = GeneratedSecret(
+            change.address, "api_key", {"api_key": key["api_key"]}, key["id"], parse_time(key["created_at"]), retiring
+        )
+        return ApplyOutcome(secret=secret, etag=self._etag(path, change.address))
+
+    def _patch_body(self, change: Change, fields: list[str]) -> dict[str, Any]:
+        after = change.after or {}
+        body = {name: after[name] for name in fields if name in after}
+        if change.action == Action.ADOPT:
+            body["managed_by"] = MANAGED_BY
+        return body
+
+    def _patch(self, change: Change, path: str, body: dict[str, Any]) -> ApplyOutcome:
+        if not body:
+            return ApplyOutcome(etag=change.etag)
+        response = self.client.request("PATCH", path, what=change.address, json=body, if_match=change.etag)
+        return ApplyOutcome(etag=response.json().get("etag"))
+
+    def _created(self, change: Change, path: str, body: dict[str, Any]) -> ApplyOutcome:
+        response = self.client.request("POST", path, what=change.address, json=body)
+        return ApplyOutcome(etag=response.json().get("etag"))
+
+    def _delete(self, change: Change, path: str) -> ApplyOutcome:
+        try:
+            self.client.request("DELETE", path, what=change.address, if_match=change.etag)
+        except ApiResponseError as error:
+            if error.status != 404:
+                raise
+            raise StaleChangeError(change.address, "it was already deleted outside this plan") from None
+        return ApplyOutcome()
+
+    def _etag(self, path: str, what: str) -> str | None:
+        return self.client.request("GET", path, what=what).json().get("etag")
+
+    def _raise_if_stale(self, change: Change, error: ApiResponseError) -> None:
+        """Turn 412 (moved), 404 (gone) and 409 on create (exists now) into StaleChangeError."""
+        if change.action == Action.CREATE and error.status == 409:
+            raise StaleChangeError(change.address, "it was created outside this plan") from None
+        if error.status == 404 and change.id:
+            raise StaleChangeError(change.address, "it was deleted outside this plan") from None
+        if error.status != 412:
+            return
+        collection = COLLECTIONS.get(change.kind)
+        path = f"{collection}/{change.id}" if collection else "/v1/organization"
+        current = self.client.request("GET", path, what=change.address).json()
+        attributes = {"roles": role_attributes, "users": user_attributes, "credentials": credential_attributes}.get(
+            change.kind, lambda item: {"api_access": item["api_access"]}
+        )(current)
+        before = change.before or {}
+        moved = sorted(k for k in before if attributes.get(k) != before.get(k))
+        what = f"{', '.join(moved)} changed" if moved else "it was modified (its secrets or unmanaged settings)"
+        raise StaleChangeError(change.address, what) from None

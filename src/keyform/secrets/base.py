@@ -1,0 +1,23 @@
+"""The secret sink contract: check first, then take each new secret before apply moves on."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from keyform.providers.base import GeneratedSecret
+
+
+class SecretSink(ABC):
+    """Where newly generated secrets go, and nowhere else."""
+
+    @abstractmethod
+    def preflight(self) -> None:
+        """Raise SecretSinkError if the sink can't take secrets now (checked before the first change)."""
+
+    @abstractmethod
+    def deliver(self, secret: GeneratedSecret) -> None:
+        """Store the secret durably (flushed) before returning; raise SecretSinkError on failure."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where secrets go, for people (a path or a URL without credentials)."""

@@ -1,0 +1,86 @@
+"""An in-memory provider for planner and executor tests (no HTTP)."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from keyform.catalog import REFERENCE_CATALOG
+from keyform.errors import ProviderError
+from keyform.model import DesiredState, PluginConfig
+from keyform.plan.changes import Action, Change
+from keyform.providers.base import ApplyOutcome, GeneratedSecret, LiveResource, Provider, SecretInfo, StaleChangeError
+from keyform.providers.keyform_api import KeyformProvider
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def state(**sections: Any) -> DesiredState:
+    """A DesiredState with a dummy provider and the given sections."""
+    sections.setdefault("provider", PluginConfig("fake", {}))
+    return DesiredState(**sections)
+
+
+class FakeProvider(Provider):
+    """Live state in a dict; apply mutates it and hands out fresh secrets."""
+
+    kinds = KeyformProvider.kinds
+
+    def __init__(self, live: dict[str, LiveResource] | None = None, *, identity: str | None = None):
+        self.live = dict(live or {})
+        self.applied: list[Change] = []
+        self.fail: dict[str, str] = {}  # address -> error message
+        self.generated: list[GeneratedSecret] = []
+        self._identity = identity
+        self._ids = itertools.count(1)
+
+    def read(self) -> dict[str, LiveResource]:
+        return dict(self.live)
+
+    def catalog(self):
+        return REFERENCE_CATALOG
+
+    def identity(self) -> str | None:
+        return self._identity
+
+    def describe(self) -> str:
+        return "fake://test"
+
+    def apply(self, change: Change) -> ApplyOutcome:
+        if change.address in self.fail:
+            raise ProviderError(self.fail[change.address])
+        current = self.live.get(change.address)
+        if change.etag is not None and current is not None and current.etag != change.etag:
+            raise StaleChangeError(change.address, "etag moved")
+        self.applied.append(change)
+        etag = f'"{next(self._ids)}"'
+        if change.action == Action.DELETE:
+            del self.live[change.address]
+            return ApplyOutcome()
+        secrets_ = current.secrets if current else ()
+        secret = None
+        needs_key = change.kind == "users" and (change.after or {}).get("api_key_enabled") is not None and not secrets_
+        if change.action == Action.ROTATE or (change.action == Action.CREATE and change.kind == "credentials") or needs_key:
+            secret = self._secret(change)
+            secrets_ = (SecretInfo(secret.secret_id, NOW),)
+        self.live[change.address] = LiveResource(
+            change.address, dict(change.after or {}), change.id or f"id{next(self._ids)}", etag, True, secrets_
+        )
+        return ApplyOutcome(secret=secret, etag=etag)
+
+    def _secret(self, change: Change) -> GeneratedSecret:
+        if change.kind == "users":
+            fields = {"api_key": "kfk_" + secrets.token_urlsafe(30)}
+            kind = "api_key"
+        else:
+            fields = {"client_id": "kfc_" + secrets.token_hex(8), "client_secret": "kfs_" + secrets.token_urlsafe(30)}
+            kind = "client_credentials"
+        secret = GeneratedSecret(change.address, kind, fields, f"sec{next(self._ids)}", NOW)
+        self.generated.append(secret)
+        return secret
+
+
+def live(address: str, attributes: dict[str, Any], *, managed: bool = True, etag: str = '"1"', secrets_=()) -> LiveResource:
+    return LiveResource(address, attributes, id=f"id-{address}", etag=etag, managed=managed, secrets=tuple(secrets_))

@@ -1,0 +1,71 @@
+import json
+
+import click
+
+from keyform.plan.changes import Action, Change, Risk, RiskCategory
+from keyform.plan.plan import Plan
+from keyform.plan.render_json import render_json
+from keyform.plan.render_markdown import render_markdown
+from keyform.plan.render_text import render_text
+
+ESCALATE = Risk(RiskCategory.ESCALATION, "credentials/sync gains employees:write")
+BREAK = Risk(RiskCategory.BREAKING, "deletes credentials/old")
+
+
+def sample():
+    return Plan.from_changes(
+        [
+            Change(Action.CREATE, "roles/reader", after={"description": "Reads", "permissions": {"employees": ["read"]}}),
+            Change(
+                Action.UPDATE,
+                "credentials/sync",
+                {"permissions": {"employees": ["read"]}},
+                {"permissions": {"employees": ["read", "write"]}},
+                risks=(ESCALATE,),
+            ),
+            Change(Action.DELETE, "credentials/old", {"enabled": True}, reason="removed from the desired state", risks=(BREAK,)),
+            Change(Action.ROTATE, "users/a@x.example", reason="forced by --replace"),
+        ],
+        meta={"target": "http://127.0.0.1:1"},
+    )
+
+
+def test_text_lists_symbols_attribute_diffs_risks_and_summary():
+    text = click.unstyle(render_text(sample()))
+    assert "  + roles/reader  (create: " not in text  # create has no reason
+    assert "  + roles/reader  (create)" in text
+    assert '      description  "Reads"' in text
+    assert "  ~ credentials/sync  (update)" in text
+    assert "      permissions  employees: read -> employees: read, write" in text
+    assert "      ! escalation: credentials/sync gains employees:write" in text
+    assert "  - credentials/old  (delete: removed from the desired state)" in text
+    assert "  ± users/a@x.example  (rotate: forced by --replace)" in text
+    assert text.rstrip().endswith(
+        "Plan: 1 to create, 1 to update, 1 to delete, 1 to rotate. Risks: 1 escalation(s), 1 breaking change(s)."
+    )
+
+
+def test_text_of_empty_plan_says_no_changes():
+    assert "No changes." in render_text(Plan.from_changes([]))
+
+
+def test_markdown_puts_who_gains_what_before_the_details():
+    text = render_markdown(sample())
+    gains = text.index("#### Who gains access (1)\n- credentials/sync gains employees:write")
+    assert gains < text.index("#### What stops working (1)") < text.index("<details>")
+    assert "| permissions | employees: read | employees: read, write |" in text
+    assert "| delete | 1 |" in text
+
+
+def test_markdown_escapes_pipes_in_values():
+    change = Change(Action.UPDATE, "users/a@x.example", {"job_title": "a"}, {"job_title": "x | y"})
+    assert '| job_title | "a" | "x \\| y" |' in render_markdown(Plan.from_changes([change]))
+
+
+def test_json_has_documented_shape():
+    data = json.loads(render_json(sample()))
+    assert data["format_version"] == "1"
+    assert set(data["changes"][0]) >= {"address", "action", "before", "after", "risks"}
+    assert data["summary"]["delete"] == 1
+    by_address = {change["address"]: change for change in data["changes"]}
+    assert by_address["credentials/sync"]["risks"] == [{"category": "escalation", "message": "credentials/sync gains employees:write"}]

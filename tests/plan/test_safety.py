@@ -1,0 +1,53 @@
+import pytest
+
+from keyform.errors import UnsafePlanError
+from keyform.model import Safety
+from keyform.plan.changes import Action, Change
+from keyform.plan.plan import Plan
+from keyform.plan.safety import check_safety
+from tests.fakes import live
+
+OWNER = {"role": "account_owner", "archived": False, "api_key_enabled": True}
+
+
+def creds(n):
+    return {f"credentials/c{i}": live(f"credentials/c{i}", {"enabled": True}) for i in range(n)}
+
+
+def deletes(n):
+    return Plan.from_changes(Change(Action.DELETE, f"credentials/c{i}", {"enabled": True}) for i in range(n))
+
+
+def test_deleting_more_than_the_fraction_of_a_kind_is_refused_with_the_numbers():
+    with pytest.raises(UnsafePlanError, match=r"would delete 3 of 10 managed credentials \(30%\), over safety.max_delete_fraction 25%"):
+        check_safety(deletes(3), creds(10), Safety(), identity=None, allow_unsafe=False)
+    check_safety(deletes(2), creds(10), Safety(), identity=None, allow_unsafe=False)  # 20% is fine
+    check_safety(deletes(3), creds(9), Safety(), identity=None, allow_unsafe=False)  # small kinds are exempt
+
+
+def test_allow_unsafe_overrides_thresholds():
+    check_safety(deletes(5), creds(10), Safety(), identity=None, allow_unsafe=True)
+
+
+def test_protected_address_cannot_be_deleted_or_disabled():
+    plan = Plan.from_changes([Change(Action.UPDATE, "credentials/c1", {"enabled": True}, {"enabled": False})])
+    with pytest.raises(UnsafePlanError, match="protected credentials/c1 would be disabled.*--allow-unsafe"):
+        check_safety(plan, creds(2), Safety(protect=("credentials/c1",)), identity=None, allow_unsafe=False)
+
+
+def test_own_identity_is_never_weakened_even_with_allow_unsafe():
+    me = "users/me@x.example"
+    live_state = {me: live(me, OWNER), "users/o2@x.example": live("users/o2@x.example", OWNER)}
+    plan = Plan.from_changes([Change(Action.UPDATE, me, {"role": "account_owner"}, {"role": "standard"})])
+    with pytest.raises(UnsafePlanError, match=f"{me} is the identity keyform is running as and would be demoted"):
+        check_safety(plan, live_state, Safety(), identity=me, allow_unsafe=True)
+    rotate = Plan.from_changes([Change(Action.ROTATE, me, details={"phase": "immediate"})])
+    with pytest.raises(UnsafePlanError, match="would be given a new API key"):
+        check_safety(rotate, live_state, Safety(), identity=me, allow_unsafe=True)
+
+
+def test_organisation_is_never_left_without_an_owner():
+    only = "users/o@x.example"
+    plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
+    with pytest.raises(UnsafePlanError, match="left without an active Account Owner"):
+        check_safety(plan, {only: live(only, OWNER)}, Safety(), identity=None, allow_unsafe=True)

@@ -1,0 +1,51 @@
+import json
+import os
+import stat
+from datetime import UTC, datetime
+
+import pytest
+
+from keyform.errors import SecretSinkError
+from keyform.providers.base import GeneratedSecret
+from keyform.secrets.file_sink import FileSink
+
+WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def secret(address, value, secret_id="s1", retiring=None):
+    return GeneratedSecret(address, "client_credentials", {"client_id": "kfc_1", "client_secret": value}, secret_id, WHEN, retiring)
+
+
+def test_writes_0600_file_in_0700_directory_with_gitignore(tmp_path):
+    sink = FileSink(tmp_path / ".keyform" / "secrets.json")
+    sink.preflight()
+    sink.deliver(secret("credentials/a", "kfs_one"))
+    assert stat.S_IMODE(os.stat(sink.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(sink.path.parent).st_mode) == 0o700
+    assert (sink.path.parent / ".gitignore").read_text().splitlines()[-1] == "*"
+    entry = json.loads(sink.path.read_text())["credentials/a"]
+    assert entry == {"type": "client_credentials", "client_id": "kfc_1", "client_secret": "kfs_one", "secret_id": "s1", "created_at": "2026-01-02T03:04:05Z"}
+
+
+def test_merges_with_existing_entries_and_keeps_retiring_secret_during_overlap(tmp_path):
+    sink = FileSink(tmp_path / "s" / "secrets.json")
+    sink.deliver(secret("credentials/a", "kfs_one"))
+    sink.deliver(secret("credentials/b", "kfs_two", "s2"))
+    sink.deliver(secret("credentials/a", "kfs_three", "s3", retiring="s1"))
+    document = json.loads(sink.path.read_text())
+    assert document["credentials/b"]["client_secret"] == "kfs_two"
+    assert document["credentials/a"]["client_secret"] == "kfs_three"
+    assert document["credentials/a"]["retiring"]["client_secret"] == "kfs_one"
+    assert [p.name for p in sink.path.parent.iterdir() if p.name.startswith(".secrets")] == []  # no temp files left
+
+
+def test_preflight_refuses_unwritable_or_corrupt_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SecretSinkError, match=r"secrets file .*file/secrets.json is not writable"):
+        FileSink(blocker / "secrets.json").preflight()
+    corrupt = tmp_path / "c" / "secrets.json"
+    corrupt.parent.mkdir()
+    corrupt.write_text("{not json")
+    with pytest.raises(SecretSinkError, match="is not valid JSON: restore it or move it away"):
+        FileSink(corrupt).preflight()
