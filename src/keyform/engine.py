@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +20,9 @@ from keyform.plan.safety import check_safety
 from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
 if TYPE_CHECKING:
-    from keyform.apply import ApplyReport, ChangeResult
+    from keyform.apply import ApplyExecutor, ApplyReport, ChangeResult
     from keyform.cli import GlobalOptions
+    from keyform.journal import Journal
 
 
 def load(options: GlobalOptions) -> Workspace:
@@ -39,7 +43,12 @@ def plan(
     return result
 
 
-def render(plan: Plan, output_format: str) -> str:
+def render(plan: Plan, output_format: str, *, checked: Collection[str] = ()) -> str:
+    """The plan in one of FORMATS; `checked` (every address compared) is used by junit."""
+    if output_format == "junit":
+        from keyform.plan.render_junit import render_junit
+
+        return render_junit(plan, checked)
     if output_format == "json":
         from keyform.plan.render_json import render_json
 
@@ -82,11 +91,23 @@ def run_apply(
     replace: Collection[str] = (),
     allow_unsafe: bool = False,
     dry_run: bool = False,
+    lock_timeout: float = 0.0,
 ) -> ApplyReport:
-    """Plan (or read PLANFILE), confirm, apply, report; exit 1 unless every change applied."""
-    from keyform.apply import ApplyExecutor, DryRunExecutor
+    """Lock, recover, plan (or read PLANFILE), confirm, apply, report; exit 1 unless every change applied."""
+    from keyform.apply import ApplyExecutor, ApplyReport, DryRunExecutor
+    from keyform.journal import Journal
+    from keyform.locking import apply_lock
 
-    with workspace.provider() as provider:
+    journal = Journal(workspace.base_dir / ".keyform" / "journal.jsonl")
+    with (
+        workspace.provider() as provider,
+        apply_lock(
+            provider,
+            timeout=0 if dry_run else lock_timeout,
+            on_wait=lambda holder: options.echo(f"Waiting: {holder}", err=True),
+        ),
+    ):
+        reissue = recover(journal, workspace, options)
         if planfile is not None:
             the_plan = read_plan(planfile)
             planned_for = the_plan.meta.get("target")
@@ -94,9 +115,11 @@ def run_apply(
                 raise KeyformError(
                     f"{planfile} was planned against {planned_for}, but provider.url is {provider.describe()}: plan again"
                 )
+            if reissue:
+                options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
             options.echo(render(the_plan, "text"))
         else:
-            result = make_plan(workspace.state, provider, targets=targets, replace=replace)
+            result = make_plan(workspace.state, provider, targets=targets, replace=replace, reissue=reissue)
             check_safety(
                 result.plan,
                 result.live,
@@ -107,14 +130,13 @@ def run_apply(
             the_plan = result.plan
             options.echo(render(the_plan, "text"))
             if the_plan.empty:
-                from keyform.apply import ApplyReport
-
                 return ApplyReport()
             if not (auto_approve or dry_run):
                 _confirm(options)
         if dry_run:
-            executor = DryRunExecutor(progress=lambda r: _progress(options, r))
+            report = DryRunExecutor(progress=lambda r: _progress(options, r)).execute(the_plan)
         else:
+            journal.open()
             executor = ApplyExecutor(
                 provider,
                 workspace.sink(),
@@ -122,12 +144,61 @@ def run_apply(
                 concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
                 progress=lambda r: _progress(options, r),
                 emergency_dir=workspace.base_dir,
+                journal=journal,
             )
-        report = executor.execute(the_plan)
+            try:
+                with _stop_on_signals(executor, options):
+                    report = executor.execute(the_plan)
+            finally:
+                journal.close()
     options.echo(format_report(report, workspace.sink().describe()))
     if not report.ok:
         sys.exit(1)
     return report
+
+
+def recover(journal: Journal, workspace: Workspace, options: GlobalOptions) -> set[str]:
+    """Addresses whose new secret an interrupted apply may not have delivered (they get a fresh one)."""
+    in_flight = journal.in_flight()
+    if not in_flight:
+        return set()
+    options.echo(
+        f"An earlier apply stopped with {len(in_flight)} change(s) in flight: "
+        + ", ".join(f"{r.get('action')} {r.get('address')}" for r in in_flight),
+        err=True,
+    )
+    state = workspace.state
+    addresses = set()
+    for record in in_flight:
+        kind, _, name = str(record.get("address", "")).partition("/")
+        if not record.get("secret"):
+            continue
+        user = state.users.get(name) if kind == "users" else None
+        if (kind == "credentials" and name in state.credentials) or (user and user.api_key and user.api_key.enabled):
+            addresses.add(f"{kind}/{name}")
+    if addresses:
+        options.echo(f"Issuing fresh secrets for {', '.join(sorted(addresses))} so none is lost.", err=True)
+    return addresses
+
+
+@contextmanager
+def _stop_on_signals(executor: ApplyExecutor, options: GlobalOptions) -> Iterator[None]:
+    """SIGINT/SIGTERM: finish the changes in flight, deliver their secrets, start nothing new."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        options.echo(f"\n{name}: finishing the changes in flight, then stopping.", err=True)
+        executor.stop(f"apply was stopped by {name}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _confirm(options: GlobalOptions) -> None:

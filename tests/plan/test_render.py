@@ -69,3 +69,19 @@ def test_json_has_documented_shape():
     assert data["summary"]["delete"] == 1
     by_address = {change["address"]: change for change in data["changes"]}
     assert by_address["credentials/sync"]["risks"] == [{"category": "escalation", "message": "credentials/sync gains employees:write"}]
+
+
+def test_junit_has_one_case_per_resource_failing_only_for_drift():
+    from xml.etree import ElementTree as ET
+
+    from keyform.plan.render_junit import render_junit
+
+    plan = Plan.from_changes([Change(Action.UPDATE, "credentials/sync", {"enabled": True}, {"enabled": False}, risks=(BREAK,))], ["users/manual@x.example"])
+    suite = ET.fromstring(render_junit(plan, ["credentials/sync", "roles/reader"]))
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = {case.get("name"): case for case in suite}
+    failure = cases["credentials/sync"].find("failure")
+    assert failure.get("message") == "drift: update"
+    assert failure.text.splitlines() == ["enabled: true -> false", "breaking: deletes credentials/old"]
+    assert list(cases["roles/reader"]) == []
+    assert cases["users/manual@x.example"].find("skipped") is not None

@@ -9,7 +9,7 @@ import click
 
 from keyform.cli import GlobalOptions
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "junit")
 
 
 def _options() -> GlobalOptions:
@@ -50,7 +50,7 @@ def plan(
     options = _options()
     workspace = engine.load(options)
     result = engine.plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
-    options.echo(engine.render(result.plan, output_format))
+    options.echo(engine.render(result.plan, output_format, checked=result.checked))
     if out is not None:
         engine.save_plan(result.plan, out)
         options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
@@ -67,6 +67,13 @@ def plan(
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only apply changes for ADDR (repeatable).")
 @click.option("--allow-unsafe", is_flag=True, help="Apply even if safety thresholds are exceeded.")
 @click.option("--dry-run", is_flag=True, help="Walk the plan in apply order without changing anything.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another apply.",
+)
 def apply(
     planfile: Path | None,
     auto_approve: bool,
@@ -74,6 +81,7 @@ def apply(
     targets: tuple[str, ...],
     allow_unsafe: bool,
     dry_run: bool,
+    lock_timeout: float,
 ) -> None:
     """Apply the desired state (or exactly a saved PLANFILE, refusing what went stale)."""
     from keyform import engine
@@ -89,6 +97,7 @@ def apply(
         replace=replace,
         allow_unsafe=allow_unsafe,
         dry_run=dry_run,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -147,7 +156,22 @@ def show(planfile: Path, output_format: str) -> None:
     """Render a saved plan file (no API calls)."""
     from keyform import engine
 
+    if output_format == "junit":
+        raise click.UsageError("junit needs the live state: use `keyform plan --format junit`")
     _options().echo(engine.render(engine.read_plan(planfile), output_format))
 
 
-COMMANDS = [plan, apply, rotate, export, show, demo]
+@click.command(name="force-unlock")
+@click.argument("lock_id")
+def force_unlock(lock_id: str) -> None:
+    """Release a stuck apply lock by its id (the lock error names it)."""
+    from keyform import engine
+
+    options = _options()
+    workspace = engine.load(options)
+    with workspace.provider() as provider:
+        provider.unlock(lock_id)
+    options.echo(f"Released lock {lock_id}.")
+
+
+COMMANDS = [plan, apply, rotate, export, show, demo, force_unlock]

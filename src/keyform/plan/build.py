@@ -23,6 +23,7 @@ class PlanResult:
 
     plan: Plan
     live: Mapping[str, LiveResource]
+    checked: frozenset[str] = frozenset()  # every address compared: declared ones and managed live ones
 
 
 def make_plan(
@@ -31,13 +32,14 @@ def make_plan(
     *,
     targets: Collection[str] = (),
     replace: Collection[str] = (),
+    reissue: Collection[str] = (),
     now: datetime | None = None,
 ) -> PlanResult:
     """Read the live state once and build the Plan that brings it to the desired state."""
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read()
-    result = diff(state, live, provider.kinds, replace=set(replace), now=now)
+    result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
     book = RoleBook(
         before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
         after={name: role.attributes_dict() for name, role in state.roles.items()},
@@ -52,7 +54,10 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live)
+    checked = {address for address, _ in state.resources()} | {a for a, r in live.items() if r.managed and "/" in a}
+    if targets:
+        checked &= set(targets)
+    return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live, frozenset(checked))
 
 
 def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:

@@ -26,9 +26,14 @@ def diff(
     kinds: Iterable[KindSpec],
     *,
     replace: Collection[str] = (),
+    reissue: Collection[str] = (),
     now: datetime,
 ) -> DiffResult:
-    """Compare every declared resource with its live counterpart, then every undeclared live one."""
+    """Compare every declared resource with its live counterpart, then every undeclared live one.
+
+    `replace` forces a new secret (--replace); `reissue` forces one at once, revoking the current
+    secret, for resources whose secret an interrupted apply may not have delivered.
+    """
     specs = {spec.kind: spec for spec in kinds}
     desired = dict(state.resources())
     changes: list[Change] = []
@@ -39,7 +44,7 @@ def diff(
         current = live.get(address)
         changes.extend(_diff_declared(address, wanted, current, spec))
         if current is not None and spec.kind in ("users", "credentials"):
-            rotation = _rotation(state, address, wanted, current, replace, now)
+            rotation = _rotation(state, address, wanted, current, replace, reissue, now)
             if rotation is not None:
                 changes.append(rotation)
     unmanaged: list[str] = []
@@ -100,6 +105,7 @@ def _rotation(
     wanted: Mapping[str, Any],
     current: LiveResource,
     replace: Collection[str],
+    reissue: Collection[str],
     now: datetime,
 ) -> Change | None:
     """A rotate change when forced by --replace, when the secret is too old, or to end an overlap."""
@@ -115,6 +121,9 @@ def _rotation(
             return None
         rotate_after, overlap = credential.rotate_after, credential.rotation_overlap
     newest = current.secrets[-1]
+    if address in reissue:  # with two live secrets the newest is the undelivered one: revoke it first
+        phase = "revoke-then-add" if len(current.secrets) > 1 else "immediate"
+        return _rotate(current, wanted, phase, "its secret may not have been delivered (interrupted apply)", newest.id)
     age = now - newest.created_at
     if kind == "credentials" and len(current.secrets) > 1:
         if overlap is None or age >= overlap:

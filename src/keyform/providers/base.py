@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from keyform.errors import KeyformError
+
 if TYPE_CHECKING:
     from keyform.catalog import Catalog
     from keyform.plan.changes import Change
@@ -90,6 +92,23 @@ class Provider(ABC):
     def apply(self, change: Change) -> ApplyOutcome:
         """Apply one change; raise StaleChangeError if the resource moved since the plan."""
 
+    def generates_secret(self, change: Change) -> bool:
+        """Whether applying this change makes the API show a new secret (journalled, shown in plans)."""
+        return False
+
+    def lock(self, owner: str, ttl_seconds: int) -> str | None:
+        """Take the organisation's apply lock and return its id (None: this API has no locks).
+
+        Raises LockedError naming the holder while another apply holds it.
+        """
+        return None
+
+    def extend_lock(self, lock_id: str, ttl_seconds: int) -> None:  # noqa: B027 (optional hook)
+        """Keep a held lock alive during a long apply."""
+
+    def unlock(self, lock_id: str) -> None:  # noqa: B027 (optional hook)
+        """Release (or force-release) a lock by id."""
+
     def catalog(self) -> Catalog | None:
         """The modules and attributes this API knows, or None if it has no such notion."""
         return None
@@ -110,6 +129,14 @@ class Provider(ABC):
             if spec.kind == name:
                 return spec
         raise KeyError(name)
+
+
+class LockedError(KeyformError):
+    """Another apply holds the organisation's lock."""
+
+    def __init__(self, message: str, lock_id: str):
+        super().__init__(message)
+        self.lock_id = lock_id
 
 
 class StaleChangeError(Exception):

@@ -16,6 +16,7 @@ from keyform.providers.base import (
     GeneratedSecret,
     KindSpec,
     LiveResource,
+    LockedError,
     Provider,
     SecretInfo,
     StaleChangeError,
@@ -103,6 +104,41 @@ class KeyformProvider(Provider):
 
     def close(self) -> None:
         self.client.close()
+
+    def generates_secret(self, change: Change) -> bool:
+        if change.action == Action.ROTATE:
+            return change.details.get("phase") != "revoke"
+        if change.kind == "credentials":
+            return change.action in (Action.CREATE, Action.REPLACE)
+        if change.kind == "users" and change.action != Action.DELETE:
+            return (change.before or {}).get("api_key_enabled") is None and (change.after or {}).get(
+                "api_key_enabled"
+            ) is not None
+        return False
+
+    # -- locks ----------------------------------------------------------------------------------
+
+    def lock(self, owner: str, ttl_seconds: int) -> str | None:
+        try:
+            body = {"owner": owner, "ttl_seconds": ttl_seconds, "reason": "keyform apply"}
+            return self.client.request("POST", "/v1/locks", what="lock", json=body).json()["id"]
+        except ApiResponseError as error:
+            if error.status != 409:
+                raise
+            holder = self.client.request("GET", "/v1/locks", what="lock").json()["items"]
+            current = holder[0] if holder else {}
+            message = (
+                f"another apply holds the organisation's lock: {current.get('owner', 'unknown')} since "
+                f"{current.get('created_at', '?')} (expires {current.get('expires_at', '?')}); wait for it, or if it is "
+                f"stuck run `keyform force-unlock {current.get('id', '?')}`"
+            )
+            raise LockedError(message, current.get("id", "")) from None
+
+    def extend_lock(self, lock_id: str, ttl_seconds: int) -> None:
+        self.client.request("PATCH", f"/v1/locks/{lock_id}", what="lock", json={"ttl_seconds": ttl_seconds})
+
+    def unlock(self, lock_id: str) -> None:
+        self.client.request("DELETE", f"/v1/locks/{lock_id}", what=f"lock {lock_id}")
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -243,7 +279,10 @@ class KeyformProvider(Provider):
         if change.action == Action.CREATE:
             body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
             created = self.client.request("POST", "/v1/credentials", what=change.address, json=body).json()
-            secret_id = created["secrets"][0]["id"] if created.get("secrets") else created["id"]
+            secret_id = created["secrets"][0]["id"]
+            if not created.get("client_secret"):  # a replayed create: the secret's only showing was lost
+                replacement = Change(Action.ROTATE, change.address, id=created["id"], etag=created["etag"])
+                return self._rotate_credential(replacement, phase="immediate", old=secret_id)
             secret = GeneratedSecret(
                 change.address,
                 "client_credentials",
@@ -258,15 +297,18 @@ class KeyformProvider(Provider):
             return self._rotate_credential(change)
         return self._patch(change, f"/v1/credentials/{change.id}", self._patch_body(change, change.changed_fields()))
 
-    def _rotate_credential(self, change: Change) -> ApplyOutcome:
+    def _rotate_credential(self, change: Change, *, phase: str | None = None, old: str | None = None) -> ApplyOutcome:
+        """Phases: add (keep the old secret for the overlap), immediate (add, then revoke the old one),
+        revoke (end an overlap), revoke-then-add (replace an undelivered newest secret)."""
         path = f"/v1/credentials/{change.id}"
-        phase, old = change.details.get("phase"), change.details.get("old_secret")
-        if phase == "revoke":
-            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=change.etag)
-            return ApplyOutcome(etag=self._etag(path, change.address))
-        created = self.client.request(
-            "POST", f"{path}/secrets", what=change.address, json={}, if_match=change.etag
-        ).json()
+        phase, old = phase or change.details.get("phase"), old or change.details.get("old_secret")
+        etag = change.etag
+        if phase in ("revoke", "revoke-then-add"):
+            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=etag)
+            etag = self._etag(path, change.address)
+            if phase == "revoke":
+                return ApplyOutcome(etag=etag)
+        created = self.client.request("POST", f"{path}/secrets", what=change.address, json={}, if_match=etag).json()
         credential = self.client.request("GET", path, what=change.address).json()
         secret = GeneratedSecret(
             change.address,
@@ -277,7 +319,7 @@ class KeyformProvider(Provider):
             retiring=old if phase == "add" else None,
         )
         etag = credential["etag"]
-        if phase != "add" and old:
+        if phase == "immediate" and old:
             self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=etag)
             etag = self._etag(path, change.address)
         return ApplyOutcome(secret=secret, etag=etag)
@@ -287,6 +329,8 @@ class KeyformProvider(Provider):
     def _new_api_key(self, change: Change, user_id: str | None, etag: str | None, retiring: str | None) -> ApplyOutcome:
         path = f"/v1/users/{user_id}"
         key = self.client.request("POST", f"{path}/api-key", what=change.address, json={}, if_match=etag).json()
+        if not key.get("api_key"):  # a replayed request: the key's only showing was lost; a new key retires it
+            key = self.client.request("POST", f"{path}/api-key", what=change.address, json={}).json()
         secret = GeneratedSecret(
             change.address, "api_key", {"api_key": key["api_key"]}, key["id"], parse_time(key["created_at"]), retiring
         )

@@ -1,0 +1,53 @@
+import json
+
+from keyform.apply import ApplyExecutor
+from keyform.journal import Journal
+from keyform.model import Credential
+from keyform.plan.build import make_plan
+from keyform.plan.changes import Action, Change
+from keyform.secrets.file_sink import FileSink
+from keyform.secrets.redaction import Redactor
+from tests.fakes import NOW, FakeProvider, state
+
+
+def test_begun_but_unended_changes_are_in_flight_and_a_torn_line_is_ignored(tmp_path):
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.open()
+    a, b = Change(Action.CREATE, "credentials/a"), Change(Action.UPDATE, "roles/r")
+    journal.begin(0, a, secret=True)
+    journal.begin(1, b, secret=False)
+    journal.end(1, b, "applied")
+    journal.close()
+    with open(journal.path, "a") as handle:
+        handle.write('{"event": "end", "run": "x", "se')  # killed mid-write
+    [record] = Journal(journal.path).in_flight()
+    assert (record["address"], record["action"], record["secret"]) == ("credentials/a", "create", True)
+
+
+def test_opening_a_new_run_forgets_earlier_runs(tmp_path):
+    first = Journal(tmp_path / "j.jsonl")
+    first.open()
+    first.begin(0, Change(Action.CREATE, "credentials/a"), secret=True)
+    first.close()
+    second = Journal(tmp_path / "j.jsonl")
+    second.open()
+    second.close()
+    assert second.in_flight() == []
+
+
+def test_executor_journals_every_change_without_secrets(tmp_path):
+    provider = FakeProvider()
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.open()
+    desired = state(credentials={"a": Credential("a"), "b": Credential("b")})
+    report = ApplyExecutor(provider, FileSink(tmp_path / "s.json"), Redactor(), journal=journal).execute(
+        make_plan(desired, provider, now=NOW).plan
+    )
+    journal.close()
+    assert report.ok
+    text = journal.path.read_text()
+    events = [(r["event"], r.get("address")) for r in map(json.loads, text.splitlines())]
+    assert events.count(("begin", "credentials/a")) == 1 and events.count(("end", "credentials/a")) == 1
+    assert journal.in_flight() == []
+    for generated in provider.generated:
+        assert generated.fields["client_secret"] not in text
