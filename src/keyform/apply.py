@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from keyform.errors import KeyformError, SecretSinkError
+from keyform.journal import Journal
 from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan, phase
 from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
@@ -89,6 +90,7 @@ class ApplyExecutor:
         concurrency: int = 4,
         progress: Progress | None = None,
         emergency_dir: Path = Path(),
+        journal: Journal | None = None,
     ):
         self.provider = provider
         self.sink = sink
@@ -96,9 +98,16 @@ class ApplyExecutor:
         self.concurrency = max(1, concurrency)
         self.progress = progress
         self.emergency_dir = emergency_dir
+        self.journal = journal
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_reason = ""
         self._emergency_file: Path | None = None
+
+    def stop(self, reason: str) -> None:
+        """Start no new change; changes in flight finish and deliver their secrets."""
+        self._stop_reason = self._stop_reason or reason
+        self._stop.set()
 
     def execute(self, plan: Plan) -> ApplyReport:
         self.sink.preflight()
@@ -121,12 +130,13 @@ class ApplyExecutor:
     def _run_chain(
         self, chain: list[tuple[int, Change]], failed: set[str], plan: Plan
     ) -> list[tuple[int, ChangeResult]]:
+        """Changes at one address, in order; each gets the etag the previous one left."""
         out: list[tuple[int, ChangeResult]] = []
         etag: str | None = None
         for index, change in chain:
             if etag is not None:
                 change = Change(**{**change.__dict__, "etag": etag})
-            result, new_etag = self._run_one(change, failed, plan)
+            result, new_etag = self._run_one(index, change, failed, plan)
             out.append((index, result))
             if self.progress:
                 self.progress(result)
@@ -137,15 +147,21 @@ class ApplyExecutor:
             etag = new_etag
         return out
 
-    def _run_one(self, change: Change, failed: set[str], plan: Plan) -> tuple[ChangeResult, str | None]:
-        """Apply one change; returns its result and the resource's new etag."""
+    def _run_one(self, seq: int, change: Change, failed: set[str], plan: Plan) -> tuple[ChangeResult, str | None]:
+        """Apply one change, journalled before and after; returns its result and the resource's new etag."""
         if self._stop.is_set():
-            return ChangeResult(
-                change, SKIPPED, "apply stopped before this change (see the emergency file above)"
-            ), None
+            return ChangeResult(change, SKIPPED, f"not started: {self._stop_reason}"), None
         blocked = sorted(_dependencies(change, plan) & failed)
         if blocked:
             return ChangeResult(change, SKIPPED, f"depends on {', '.join(blocked)}, which did not apply"), None
+        if self.journal:
+            self.journal.begin(seq, change, secret=self.provider.generates_secret(change))
+        result, etag = self._attempt(change)
+        if self.journal:
+            self.journal.end(seq, change, result.status)
+        return result, etag
+
+    def _attempt(self, change: Change) -> tuple[ChangeResult, str | None]:
         try:
             outcome = self.provider.apply(change)
         except StaleChangeError as error:
@@ -163,7 +179,7 @@ class ApplyExecutor:
                 self.sink.deliver(secret)
         except SecretSinkError as error:
             path = self._save_emergency(secret)
-            self._stop.set()
+            self.stop(f"a new secret could not be delivered; it is in {path}")
             return ChangeResult(
                 change,
                 FAILED,
