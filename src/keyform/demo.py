@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from keyform.cli import GlobalOptions
 
 OWNER = "owner@acme.example"
-DRIFT_CREDENTIAL = "reporting-dashboard"
+DRIFT_CREDENTIAL = "bi-reporting"
 
 
 def copy_example(destination: Path) -> Path:
@@ -50,7 +50,7 @@ def run_demo(options: GlobalOptions, workdir: Path | None = None) -> None:
         say(f"2. Desired state: {root} ({_count(workspace)}). Planning against the live organisation:\n")
         say(engine.render(engine.plan(workspace).plan, "text"))
         say("\n3. Applying it (keyform apply --auto-approve):\n")
-        engine.run_apply(workspace, options, auto_approve=True)
+        engine.run_apply(workspace, options, auto_approve=True, show_plan=False)
         sink = workspace.sink()
         addresses = sorted(FileSink(Path(sink.describe())).read()) if isinstance(sink, FileSink) else []
         say(f"\n4. New secrets went to {sink.describe()} (mode 0600, a .gitignore beside it), and nowhere else:")
@@ -60,7 +60,7 @@ def run_demo(options: GlobalOptions, workdir: Path | None = None) -> None:
         say("\n6. `keyform plan --detailed-exitcode` finds the drift (exit code 2 in CI):\n")
         say(engine.render(drift, "text"))
         say("\n7. `keyform apply --auto-approve` puts it back:\n")
-        engine.run_apply(workspace, options, auto_approve=True)
+        engine.run_apply(workspace, options, auto_approve=True, show_plan=False)
         final = engine.plan(workspace).plan
         say(f"\n8. Plan after apply: {'no changes' if final.empty else f'{len(final.changes)} change(s) left'}.")
         if workdir is None:

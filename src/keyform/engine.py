@@ -92,6 +92,7 @@ def run_apply(
     allow_unsafe: bool = False,
     dry_run: bool = False,
     lock_timeout: float = 0.0,
+    show_plan: bool = True,
 ) -> ApplyReport:
     """Lock, recover, plan (or read PLANFILE), confirm, apply, report; exit 1 unless every change applied."""
     from keyform.apply import ApplyExecutor, ApplyReport, DryRunExecutor
@@ -128,7 +129,8 @@ def run_apply(
                 allow_unsafe=allow_unsafe,
             )
             the_plan = result.plan
-            options.echo(render(the_plan, "text"))
+            if show_plan:
+                options.echo(render(the_plan, "text"))
             if the_plan.empty:
                 return ApplyReport()
             if not (auto_approve or dry_run):

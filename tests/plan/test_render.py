@@ -32,7 +32,7 @@ def sample():
 
 def test_text_lists_symbols_attribute_diffs_risks_and_summary():
     text = click.unstyle(render_text(sample()))
-    assert "  + roles/reader  (create: " not in text  # create has no reason
+    assert "(create: " not in text  # a create needs no reason
     assert "  + roles/reader  (create)" in text
     assert '      description  "Reads"' in text
     assert "  ~ credentials/sync  (update)" in text

@@ -45,6 +45,7 @@ def make_plan(
         after={name: role.attributes_dict() for name, role in state.roles.items()},
     )
     changes = annotate(result.changes, book, provider.catalog(), _role_holders(state))
+    changes = [_mark_new_secret(change) if provider.generates_secret(change) else change for change in changes]
     if targets:
         changes = _targeted(changes, set(targets))
     meta = {
@@ -58,6 +59,10 @@ def make_plan(
     if targets:
         checked &= set(targets)
     return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live, frozenset(checked))
+
+
+def _mark_new_secret(change: Change) -> Change:
+    return Change(**{**change.__dict__, "details": {**change.details, "new_secret": True}})
 
 
 def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:

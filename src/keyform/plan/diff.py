@@ -67,7 +67,7 @@ def _diff_declared(
     if current is None:
         if spec.singleton:
             return []
-        return [Change(Action.CREATE, address, after=dict(wanted), reason="declared, not live")]
+        return [Change(Action.CREATE, address, after=dict(wanted))]
     before = _comparable(current.attributes, wanted)
     if spec.singleton:
         if before == wanted:

@@ -43,7 +43,8 @@ def render_markdown(plan: Plan) -> str:
         out += [f"<details><summary>{kind} ({len(changes)} change{'s' if len(changes) != 1 else ''})</summary>", ""]
         for change in changes:
             reason = f" — {_cell(change.reason)}" if change.reason else ""
-            out.append(f"**`{SYMBOLS[change.action]}` `{change.address}`** ({change.action.value}){reason}")
+            secret = " · new secret → sink" if change.details.get("new_secret") else ""
+            out.append(f"**`{SYMBOLS[change.action]}` `{change.address}`** ({change.action.value}){reason}{secret}")
             rows = attribute_rows(change)
             if rows:
                 out += ["", "| attribute | before | after |", "|---|---|---|"]

@@ -26,7 +26,8 @@ def render_text(plan: Plan) -> str:
     for change in plan.changes:
         symbol = click.style(SYMBOLS[change.action], fg=_COLOURS[change.action], bold=True)
         header = f"  {symbol} {click.style(change.address, bold=True)}  ({change.action.value}"
-        lines.append(header + (f": {change.reason})" if change.reason else ")"))
+        secret = click.style("  [new secret -> sink]", fg="cyan") if change.details.get("new_secret") else ""
+        lines.append(header + (f": {change.reason})" if change.reason else ")") + secret)
         rows = attribute_rows(change)
         width = max((len(name) for name, _, _ in rows), default=0)
         for name, before, after in rows:

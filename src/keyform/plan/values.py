@@ -18,6 +18,8 @@ def format_value(value: Any) -> str:
         return "; ".join(f"{key}: {', '.join(levels)}" for key, levels in value.items()) or "(none)"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "(none)"
+    if isinstance(value, str):
+        return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
 
 
