@@ -1,3 +1,57 @@
-"""Placeholder: filled in by its owner."""
+"""`keyform validate` and `keyform schema`: check desired-state files, print the JSON Schema."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from keyform.cli import GlobalOptions
+
+
+@click.command()
+@click.option(
+    "--no-env",
+    is_flag=True,
+    help="Check ${env:NAME} references for syntax only (no environment variables needed).",
+)
+@click.pass_obj
+def validate(options: GlobalOptions, no_env: bool) -> None:
+    """Check the desired state (with its includes): every problem, one line each."""
+    from keyform.config import find_root, load_desired_state
+    from keyform.config.document import display_path
+    from keyform.errors import ConfigError
+
+    try:
+        root = find_root(options.config, options.directory)
+        state = load_desired_state(root, resolve_env=not no_env)
+    except ConfigError as error:
+        for problem in error.problems:
+            options.echo(str(problem), err=True)
+        sys.exit(1)
+    counts = ", ".join(
+        _count(len(items), noun)
+        for items, noun in (
+            (state.roles, "role"),
+            (state.users, "user"),
+            (state.credentials, "credential"),
+        )
+    )
+    options.echo(f"{display_path(root)}: valid ({counts})")
+
+
+@click.command()
+@click.pass_obj
+def schema(options: GlobalOptions) -> None:
+    """Print the JSON Schema (draft 2020-12) of keyform.yaml, for editors and CI."""
+    from keyform.config import schema_document
+
+    options.echo(json.dumps(schema_document(), indent=2, ensure_ascii=False))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+COMMANDS = [validate, schema]

@@ -1,0 +1,96 @@
+"""Find the root file and load a desired state: files -> schema -> references -> semantics -> model.
+
+Every phase reports all it finds; a later phase's problem at a place an earlier phase already
+flagged is dropped (one reason per place is clearer than a cascade).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from keyform.config import semantics
+from keyform.config.build import build_state
+from keyform.config.document import display_path
+from keyform.config.envref import resolve_section
+from keyform.config.includes import load_tree
+from keyform.config.leaks import find_leaks
+from keyform.config.merge import merge
+from keyform.config.schema import validate_document
+from keyform.errors import ConfigError, Location, Problem
+from keyform.model import DesiredState
+
+ROOT_NAME = "keyform.yaml"
+
+
+def find_root(config: Path | None = None, directory: Path | None = None) -> Path:
+    """The root desired-state file: `--config FILE` (relative to `-C DIR` when given), else
+    `DIR/keyform.yaml`, else `./keyform.yaml`."""
+    if config is not None:
+        path = directory / config if directory is not None else config
+        if not path.is_file():
+            reason = "it is a directory" if path.is_dir() else "no such file"
+            raise ConfigError([Problem(None, f"{display_path(path)}: cannot read: {reason}")])
+        return path
+    base = directory if directory is not None else Path(".")
+    path = base / ROOT_NAME
+    if not path.is_file():
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    f"no {ROOT_NAME} in {base.resolve()} (create one, or pass --config FILE)",
+                )
+            ]
+        )
+    return path
+
+
+def load_desired_state(
+    root: Path, *, environ: Mapping[str, str] | None = None, resolve_env: bool = True
+) -> DesiredState:
+    """Load, validate and build the desired state of `root` and its includes.
+
+    With `resolve_env=False`, `${env:NAME}` references are checked for syntax only and kept as
+    written. Raises ConfigError carrying every problem found.
+    """
+    environ = os.environ if environ is None else environ
+    tree = load_tree(root)
+    if not tree.documents:  # the root file itself could not be read or parsed
+        raise ConfigError(tree.problems)
+    root_document = tree.documents[0]
+    provider, provider_problems = resolve_section(root_document, "provider", environ, resolve=resolve_env)
+    secrets, secrets_problems = resolve_section(root_document, "secrets", environ, resolve=resolve_env)
+    merged, merge_problems = merge(tree.documents)
+    phases = [
+        tree.problems,
+        provider_problems + secrets_problems,
+        [problem for document in tree.documents for problem in find_leaks(document)],
+        [problem for document in tree.documents for problem in validate_document(document)],
+        merge_problems,
+        semantics.check(merged, complete=tree.complete),
+    ]
+    problems = _combine(phases, [document.display for document in tree.documents])
+    if problems or provider is None:  # provider is required: no problems means it is there
+        raise ConfigError(problems)
+    return build_state(merged, provider, secrets, root)
+
+
+def _combine(phases: list[list[Problem]], files: list[str]) -> list[Problem]:
+    """All problems in file order, then position; later phases yield places already flagged."""
+    flagged: set[Location] = set()
+    problems: list[Problem] = []
+    for phase in phases:
+        fresh = [p for p in phase if p.location is None or p.location not in flagged]
+        flagged.update(p.location for p in fresh if p.location is not None)
+        problems.extend(fresh)
+    order = {name: index for index, name in enumerate(files)}
+
+    def position(problem: Problem) -> tuple[int, int, int]:
+        at = problem.location
+        if at is None:
+            return (-1, 0, 0)
+        return (order.get(at.file, len(order)), at.line, at.column)
+
+    return sorted(dict.fromkeys(problems), key=position)
