@@ -62,7 +62,11 @@ class FakeProvider(Provider):
         secrets_ = current.secrets if current else ()
         secret = None
         needs_key = change.kind == "users" and (change.after or {}).get("api_key_enabled") is not None and not secrets_
-        if change.action == Action.ROTATE or (change.action == Action.CREATE and change.kind == "credentials") or needs_key:
+        if (
+            change.action == Action.ROTATE
+            or (change.action == Action.CREATE and change.kind == "credentials")
+            or needs_key
+        ):
             secret = self._secret(change)
             secrets_ = (SecretInfo(secret.secret_id, NOW),)
         self.live[change.address] = LiveResource(
@@ -82,5 +86,7 @@ class FakeProvider(Provider):
         return secret
 
 
-def live(address: str, attributes: dict[str, Any], *, managed: bool = True, etag: str = '"1"', secrets_=()) -> LiveResource:
+def live(
+    address: str, attributes: dict[str, Any], *, managed: bool = True, etag: str = '"1"', secrets_=()
+) -> LiveResource:
     return LiveResource(address, attributes, id=f"id-{address}", etag=etag, managed=managed, secrets=tuple(secrets_))

@@ -56,7 +56,12 @@ def test_failed_role_skips_its_dependents_and_independent_changes_still_apply(tm
 def test_stale_change_is_refused_per_resource(tmp_path):
     provider = FakeProvider()
     executor(provider, FileSink(tmp_path / "s.json")).execute(make_plan(example(), provider, now=NOW).plan)
-    desired = state(**{**example().__dict__, "credentials": {"sync": Credential("sync", enabled=False), "solo": Credential("solo", enabled=False)}})
+    desired = state(
+        **{
+            **example().__dict__,
+            "credentials": {"sync": Credential("sync", enabled=False), "solo": Credential("solo", enabled=False)},
+        }
+    )
     plan = make_plan(desired, provider, now=NOW).plan
     moved = provider.live["credentials/sync"]
     provider.live["credentials/sync"] = type(moved)(**{**moved.__dict__, "etag": '"moved"'})

@@ -13,7 +13,9 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def secret(address, value, secret_id="s1", retiring=None):
-    return GeneratedSecret(address, "client_credentials", {"client_id": "kfc_1", "client_secret": value}, secret_id, WHEN, retiring)
+    return GeneratedSecret(
+        address, "client_credentials", {"client_id": "kfc_1", "client_secret": value}, secret_id, WHEN, retiring
+    )
 
 
 def test_writes_0600_file_in_0700_directory_with_gitignore(tmp_path):
@@ -24,7 +26,13 @@ def test_writes_0600_file_in_0700_directory_with_gitignore(tmp_path):
     assert stat.S_IMODE(os.stat(sink.path.parent).st_mode) == 0o700
     assert (sink.path.parent / ".gitignore").read_text().splitlines()[-1] == "*"
     entry = json.loads(sink.path.read_text())["credentials/a"]
-    assert entry == {"type": "client_credentials", "client_id": "kfc_1", "client_secret": "kfs_one", "secret_id": "s1", "created_at": "2026-01-02T03:04:05Z"}
+    assert entry == {
+        "type": "client_credentials",
+        "client_id": "kfc_1",
+        "client_secret": "kfs_one",
+        "secret_id": "s1",
+        "created_at": "2026-01-02T03:04:05Z",
+    }
 
 
 def test_merges_with_existing_entries_and_keeps_retiring_secret_during_overlap(tmp_path):

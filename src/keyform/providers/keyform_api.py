@@ -230,8 +230,7 @@ class KeyformProvider(Provider):
             ]
             return handler(change)
         except ApiResponseError as error:
-            self._raise_if_stale(change, error)
-            raise
+            return self._settle(change, error)
 
     def _apply_role(self, change: Change) -> ApplyOutcome:
         if change.action == Action.CREATE:
@@ -357,28 +356,36 @@ class KeyformProvider(Provider):
         try:
             self.client.request("DELETE", path, what=change.address, if_match=change.etag)
         except ApiResponseError as error:
-            if error.status != 404:
+            if error.status != 404:  # 404: gone already (a retried DELETE whose first answer was lost)
                 raise
-            raise StaleChangeError(change.address, "it was already deleted outside this plan") from None
         return ApplyOutcome()
 
     def _etag(self, path: str, what: str) -> str | None:
         return self.client.request("GET", path, what=what).json().get("etag")
 
-    def _raise_if_stale(self, change: Change, error: ApiResponseError) -> None:
-        """Turn 412 (moved), 404 (gone) and 409 on create (exists now) into StaleChangeError."""
+    def _settle(self, change: Change, error: ApiResponseError) -> ApplyOutcome:
+        """Decide what an error means: 412/404/409 are staleness, unless the resource already is as desired
+        (a retried write whose first answer was lost); anything else is re-raised."""
         if change.action == Action.CREATE and error.status == 409:
             raise StaleChangeError(change.address, "it was created outside this plan") from None
         if error.status == 404 and change.id:
             raise StaleChangeError(change.address, "it was deleted outside this plan") from None
         if error.status != 412:
-            return
+            raise error
         collection = COLLECTIONS.get(change.kind)
         path = f"{collection}/{change.id}" if collection else "/v1/organization"
         current = self.client.request("GET", path, what=change.address).json()
         attributes = {"roles": role_attributes, "users": user_attributes, "credentials": credential_attributes}.get(
             change.kind, lambda item: {"api_access": item["api_access"]}
         )(current)
+        after = change.after or {}
+        owned = change.kind == "organization" or current.get("managed_by") == MANAGED_BY
+        if (
+            change.action in (Action.UPDATE, Action.ADOPT)
+            and owned
+            and all(attributes.get(k) == v for k, v in after.items())
+        ):
+            return ApplyOutcome(etag=current.get("etag"))
         before = change.before or {}
         moved = sorted(k for k in before if attributes.get(k) != before.get(k))
         what = f"{', '.join(moved)} changed" if moved else "it was modified (its secrets or unmanaged settings)"
