@@ -1,3 +1,93 @@
-"""Placeholder: filled in by its owner."""
+"""`keyform server`: run the credential service on a SQLite database."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+
+def _open_token_file(path: Path) -> int:
+    from keyform.server.errors import ServerError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ServerError(f"token file {path} already exists; choose a new path") from None
+    except OSError as error:
+        raise ServerError(f"cannot create token file {path}: {error.strerror}") from None
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+@click.command()
+@click.option("--db", "db", required=True, type=click.Path(path_type=Path), help="SQLite database file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8750, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port)."
+)
+@click.option(
+    "--init-owner",
+    "init_owner",
+    metavar="EMAIL",
+    help="Create the organisation and its Account Owner (empty database only).",
+)
+@click.option(
+    "--token-file",
+    "token_file",
+    type=click.Path(path_type=Path),
+    help="New file (mode 0600) receiving the owner's API key; needs --init-owner.",
+)
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second allowed overall (429 beyond).",
+)
+def server(
+    db: Path,
+    host: str,
+    port: int,
+    init_owner: str | None,
+    token_file: Path | None,
+    rate_limit: float | None,
+) -> None:
+    """Run the credential API until SIGINT or SIGTERM.
+
+    --init-owner on a database that already has an organisation is an error (nothing changes,
+    no token is written). Starting again without it keeps all data.
+    """
+    from keyform.server.errors import ServerError
+    from keyform.server.runner import init_organization, start_server
+
+    if bool(init_owner) != bool(token_file):
+        raise ServerError("--init-owner EMAIL and --token-file FILE go together; give both or neither")
+    if init_owner and token_file:
+        fd = _open_token_file(token_file)
+        try:
+            token = init_organization(db, init_owner)
+        except BaseException:
+            os.close(fd)
+            token_file.unlink()
+            raise
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        running = start_server(db, host=host, port=port, rate_limit=rate_limit)
+        try:
+            click.echo(f"keyform server listening on {running.url}")
+            while not stop.wait(3600):
+                pass
+        finally:
+            running.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+COMMANDS = [server]

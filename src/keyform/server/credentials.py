@@ -1,0 +1,216 @@
+"""Client credentials (Personio model), their rotating secrets, and the token exchange."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyform.model import canonical_permissions
+from keyform.server.auth import check_api_access, check_scopes, credential_principal, unauthorized
+from keyform.server.context import Context, Route, created, diff, stamps
+from keyform.server.errors import conflict, not_found
+from keyform.server.tokens import (
+    ACCESS_TOKEN_PREFIX,
+    CLIENT_SECRET_PREFIX,
+    hash_secret,
+    new_client_id,
+    new_id,
+    new_secret,
+)
+from keyform.server.users import resolve_roles
+from keyform.server.web import Response, check_if_match, etag_of, page_body, page_params
+
+FIELDS = ("name", "integration", "enabled", "permissions", "attributes", "managed_by")
+DEFAULTS = {"integration": "", "enabled": True, "permissions": {}, "attributes": [], "managed_by": None}
+MAX_LIVE_SECRETS = 2
+TOKEN_SECONDS = 3600
+
+
+def render(row: dict[str, Any], roles: list[str], secrets: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        **{key: row[key] for key in FIELDS},
+        "roles": roles,
+        "client_id": row["client_id"],
+        "secrets": [{"id": s["id"], "created_at": s["created_at"]} for s in secrets],
+        **stamps(row),
+    }
+
+
+def render_one(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    roles = [role["name"] for role in ctx.tx.roles_of("credentials", [row["id"]])[row["id"]]]
+    return render(row, roles, ctx.tx.secrets_of([row["id"]])[row["id"]])
+
+
+def load(ctx: Context) -> dict[str, Any]:
+    row = ctx.tx.get("credentials", ctx.params["credential_id"])
+    if row is None:
+        raise not_found("credential", ctx.params["credential_id"])
+    return row
+
+
+def _values(body: dict[str, Any]) -> dict[str, Any]:
+    values = {key: body[key] for key in FIELDS if key in body}
+    if "permissions" in values:
+        values["permissions"] = canonical_permissions(values["permissions"])
+    if "attributes" in values:
+        values["attributes"] = sorted(set(values["attributes"]))
+    check_scopes(values.get("permissions", {}), values.get("attributes", []))
+    return values
+
+
+def _unique_name(ctx: Context, name: str) -> None:
+    if ctx.tx.find("credentials", "name", name):
+        raise conflict(f"a credential named {name!r} already exists; choose another name")
+
+
+def _new_secret(ctx: Context, credential_id: str) -> tuple[dict[str, Any], str]:
+    secret = new_secret(CLIENT_SECRET_PREFIX)
+    row = {"id": new_id("sec"), "credential_id": credential_id, "hash": hash_secret(secret)}
+    row["created_at"] = ctx.now
+    ctx.tx.insert("client_secrets", row)
+    return row, secret
+
+
+def list_credentials(ctx: Context) -> Response:
+    after, limit = page_params(ctx.request)
+    rows = ctx.tx.page("credentials", after=after, limit=limit + 1)
+    ids = [row["id"] for row in rows[:limit]]
+    roles, secrets = ctx.tx.roles_of("credentials", ids), ctx.tx.secrets_of(ids)
+    items = [render(r, [x["name"] for x in roles[r["id"]]], secrets[r["id"]]) for r in rows[:limit]]
+    return Response(200, page_body(rows, limit, items))
+
+
+def create_credential(ctx: Context) -> Response:
+    values = {**DEFAULTS, **_values(ctx.body)}
+    _unique_name(ctx, values["name"])
+    roles = resolve_roles(ctx, ctx.body.get("roles", []))
+    row = {"id": new_id("cred"), **values, "client_id": new_client_id()}
+    row.update(version=1, created_at=ctx.now, updated_at=ctx.now)
+    ctx.tx.insert("credentials", row)
+    ctx.tx.set_roles("credentials", row["id"], [role["id"] for role in roles])
+    secret_row, secret = _new_secret(ctx, row["id"])
+    names = [role["name"] for role in roles]
+    changes = created({**values, "roles": names, "client_id": row["client_id"]})
+    ctx.audit("credential.create", "credential", row, "name", changes)
+    body = {**render(row, names, [secret_row]), "client_secret": secret}
+    return Response(201, body, etag_of(row))
+
+
+def get_credential(ctx: Context) -> Response:
+    row = load(ctx)
+    return Response(200, render_one(ctx, row), etag_of(row))
+
+
+def update_credential(ctx: Context) -> Response:
+    row = load(ctx)
+    check_if_match(ctx.request, etag_of(row))
+    values = _values(ctx.body)
+    changes = diff(row, values)
+    current = [role["name"] for role in ctx.tx.roles_of("credentials", [row["id"]])[row["id"]]]
+    if "roles" in ctx.body:
+        roles = resolve_roles(ctx, ctx.body["roles"])
+        if [role["name"] for role in roles] != current:
+            changes["roles"] = [current, [role["name"] for role in roles]]
+            ctx.tx.set_roles("credentials", row["id"], [role["id"] for role in roles])
+    if "name" in changes:
+        _unique_name(ctx, values["name"])
+    if changes:
+        values.update(version=row["version"] + 1, updated_at=ctx.now)
+        ctx.tx.update("credentials", row["id"], values)
+        row = {**row, **values}
+        ctx.audit("credential.update", "credential", row, "name", changes)
+    return Response(200, render_one(ctx, row), etag_of(row))
+
+
+def delete_credential(ctx: Context) -> Response:
+    row = load(ctx)
+    check_if_match(ctx.request, etag_of(row))
+    ctx.tx.delete("credentials", row["id"])
+    ctx.audit("credential.delete", "credential", row, "name", {"name": [row["name"], None]})
+    return Response(204)
+
+
+def add_secret(ctx: Context) -> Response:
+    """A second live secret, so a rotation can overlap; 409 while two are live."""
+    row = load(ctx)
+    check_if_match(ctx.request, etag_of(row))
+    live = ctx.tx.secrets_of([row["id"]])[row["id"]]
+    if len(live) >= MAX_LIVE_SECRETS:
+        raise conflict(
+            f"credential {row['name']!r} already has {len(live)} live secrets; "
+            "revoke the old one (DELETE .../secrets/{id}) first"
+        )
+    secret_row, secret = _new_secret(ctx, row["id"])
+    ctx.tx.touch("credentials", row["id"], ctx.now)
+    ids = [s["id"] for s in live]
+    changes = {"secrets": [ids, [*ids, secret_row["id"]]]}
+    ctx.audit("credential.secret.create", "credential", row, "name", changes)
+    body = {"id": secret_row["id"], "created_at": secret_row["created_at"], "client_secret": secret}
+    return Response(201, body, f'"{row["version"] + 1}"')
+
+
+def revoke_secret(ctx: Context) -> Response:
+    row = load(ctx)
+    check_if_match(ctx.request, etag_of(row))
+    live = ctx.tx.secrets_of([row["id"]])[row["id"]]
+    ids = [s["id"] for s in live]
+    if ctx.params["secret_id"] not in ids:
+        raise not_found("secret", ctx.params["secret_id"])
+    if len(live) == 1:
+        raise conflict(
+            f"secret {ctx.params['secret_id']!r} is the only live secret of {row['name']!r}; "
+            "add a new secret before revoking it"
+        )
+    ctx.tx.delete("client_secrets", ctx.params["secret_id"])
+    ctx.tx.touch("credentials", row["id"], ctx.now)
+    changes = {"secrets": [ids, [i for i in ids if i != ctx.params["secret_id"]]]}
+    ctx.audit("credential.secret.delete", "credential", row, "name", changes)
+    return Response(204, etag=f'"{row["version"] + 1}"')
+
+
+def exchange_token(ctx: Context) -> Response:
+    """Client credentials grant: a client id and a live secret buy a one-hour access token."""
+    row = ctx.tx.find("credentials", "client_id", ctx.body["client_id"])
+    wrong = unauthorized("client_id or client_secret is wrong; check both (secrets are shown once)")
+    if row is None:
+        raise wrong
+    secret_hash = hash_secret(ctx.body["client_secret"])
+    if secret_hash not in {s["hash"] for s in ctx.tx.secrets_of([row["id"]])[row["id"]]}:
+        raise wrong
+    if not row["enabled"]:
+        raise unauthorized(f"credential {row['name']!r} is disabled; enable it first")
+    principal = credential_principal(ctx.tx, row)
+    organization = ctx.tx.organization()
+    assert organization is not None, "the app refuses requests before initialisation"
+    check_api_access(organization, principal, management=False)
+    token = new_secret(ACCESS_TOKEN_PREFIX)
+    ctx.tx.add_access_token(hash_secret(token), row["id"], ctx.now_ts + TOKEN_SECONDS)
+    scope = " ".join(f"{m}:{level}" for m, levels in principal.permissions.items() for level in levels)
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS, "scope": scope}
+    return Response(200, body, headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [
+    Route("GET", "/v1/credentials", list_credentials),
+    Route("POST", "/v1/credentials", create_credential, write=True, body="CredentialCreate"),
+    Route("GET", "/v1/credentials/{credential_id}", get_credential),
+    Route(
+        "PATCH",
+        "/v1/credentials/{credential_id}",
+        update_credential,
+        write=True,
+        body="CredentialPatch",
+    ),
+    Route("DELETE", "/v1/credentials/{credential_id}", delete_credential, write=True),
+    Route("POST", "/v1/credentials/{credential_id}/secrets", add_secret, write=True),
+    Route("DELETE", "/v1/credentials/{credential_id}/secrets/{secret_id}", revoke_secret, write=True),
+    Route(
+        "POST",
+        "/v1/oauth/token",
+        exchange_token,
+        access="public",
+        write=True,
+        body="TokenRequest",
+        form_ok=True,
+    ),
+]
