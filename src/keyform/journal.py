@@ -28,7 +28,7 @@ class Journal:
         self._handle: Any = None
 
     def in_flight(self) -> list[dict[str, Any]]:
-        """Changes of earlier runs that began and never ended (an apply was killed mid-change)."""
+        """Changes of earlier runs that never ended (apply was killed) or ended failed mid-way."""
         open_changes: dict[tuple[str, str], dict[str, Any]] = {}
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -42,8 +42,8 @@ class Journal:
             key = (record.get("run", ""), record.get("seq", ""))
             if record.get("event") == "begin":
                 open_changes[key] = record
-            elif record.get("event") == "end":
-                open_changes.pop(key, None)
+            elif record.get("event") == "end" and record.get("status") != "failed":
+                open_changes.pop(key, None)  # a failed change may still have made the API issue a secret
         return list(open_changes.values())
 
     def open(self) -> None:

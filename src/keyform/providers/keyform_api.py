@@ -22,6 +22,7 @@ from keyform.providers.base import (
     StaleChangeError,
 )
 from keyform.providers.http import ApiClient, ApiResponseError
+from keyform.providers.keyform_secrets import add_client_secret, issue_api_key, revoke_client_secret
 
 MANAGED_BY = "keyform"
 USER_FIELDS = (
@@ -129,8 +130,8 @@ class KeyformProvider(Provider):
             current = holder[0] if holder else {}
             message = (
                 f"another apply holds the organisation's lock: {current.get('owner', 'unknown')} since "
-                f"{current.get('created_at', '?')} (expires {current.get('expires_at', '?')}); wait for it, or if it is "
-                f"stuck run `keyform force-unlock {current.get('id', '?')}`"
+                f"{current.get('created_at', '?')} (expires {current.get('expires_at', '?')}); wait for it, "
+                f"or if it is stuck run `keyform force-unlock {current.get('id', '?')}`"
             )
             raise LockedError(message, current.get("id", "")) from None
 
@@ -265,28 +266,21 @@ class KeyformProvider(Provider):
                     "PATCH", f"/v1/users/{user_id}/api-key", what=change.address, json={"enabled": False}
                 )
             return outcome
-        self.client.request(
-            "PATCH",
-            f"/v1/users/{user_id}/api-key",
-            what=change.address,
-            json={"enabled": wanted},
-            if_match=outcome.etag,
-        )
+        self.client.request("PATCH", f"/v1/users/{user_id}/api-key", what=change.address, json={"enabled": wanted})
         return ApplyOutcome(etag=self._etag(f"/v1/users/{user_id}", change.address))
 
     def _apply_credential(self, change: Change) -> ApplyOutcome:
         if change.action == Action.CREATE:
             body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
             created = self.client.request("POST", "/v1/credentials", what=change.address, json=body).json()
-            secret_id = created["secrets"][0]["id"]
             if not created.get("client_secret"):  # a replayed create: the secret's only showing was lost
-                replacement = Change(Action.ROTATE, change.address, id=created["id"], etag=created["etag"])
-                return self._rotate_credential(replacement, phase="immediate", old=secret_id)
+                heal = Change(Action.ROTATE, change.address, id=created["id"])
+                return self._rotate_credential(heal, phase="immediate", old=created["secrets"][0]["id"])
             secret = GeneratedSecret(
                 change.address,
                 "client_credentials",
                 {"client_id": created["client_id"], "client_secret": created["client_secret"]},
-                secret_id,
+                created["secrets"][0]["id"],
                 parse_time(created["created_at"]),
             )
             return ApplyOutcome(secret=secret, etag=created["etag"])
@@ -299,37 +293,33 @@ class KeyformProvider(Provider):
     def _rotate_credential(self, change: Change, *, phase: str | None = None, old: str | None = None) -> ApplyOutcome:
         """Phases: add (keep the old secret for the overlap), immediate (add, then revoke the old one),
         revoke (end an overlap), revoke-then-add (replace an undelivered newest secret)."""
-        path = f"/v1/credentials/{change.id}"
+        path, what = f"/v1/credentials/{change.id}", change.address
         phase, old = phase or change.details.get("phase"), old or change.details.get("old_secret")
-        etag = change.etag
-        if phase in ("revoke", "revoke-then-add"):
-            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=etag)
-            etag = self._etag(path, change.address)
+        if_match = change.etag
+        if phase in ("revoke", "revoke-then-add") and old:
+            self.client.request("DELETE", f"{path}/secrets/{old}", what=what, if_match=if_match)
             if phase == "revoke":
-                return ApplyOutcome(etag=etag)
-        created = self.client.request("POST", f"{path}/secrets", what=change.address, json={}, if_match=etag).json()
-        credential = self.client.request("GET", path, what=change.address).json()
+                return ApplyOutcome(etag=self._etag(path, what))
+            if_match = None
+        created = add_client_secret(self.client, path, what=what, if_match=if_match)
+        if phase == "immediate" and old:
+            revoke_client_secret(self.client, path, old, what=what)
+        credential = self.client.request("GET", path, what=what).json()
         secret = GeneratedSecret(
-            change.address,
+            what,
             "client_credentials",
             {"client_id": credential["client_id"], "client_secret": created["client_secret"]},
             created["id"],
             parse_time(created["created_at"]),
             retiring=old if phase == "add" else None,
         )
-        etag = credential["etag"]
-        if phase == "immediate" and old:
-            self.client.request("DELETE", f"{path}/secrets/{old}", what=change.address, if_match=etag)
-            etag = self._etag(path, change.address)
-        return ApplyOutcome(secret=secret, etag=etag)
+        return ApplyOutcome(secret=secret, etag=credential["etag"])
 
     # -- helpers --------------------------------------------------------------------------------
 
     def _new_api_key(self, change: Change, user_id: str | None, etag: str | None, retiring: str | None) -> ApplyOutcome:
         path = f"/v1/users/{user_id}"
-        key = self.client.request("POST", f"{path}/api-key", what=change.address, json={}, if_match=etag).json()
-        if not key.get("api_key"):  # a replayed request: the key's only showing was lost; a new key retires it
-            key = self.client.request("POST", f"{path}/api-key", what=change.address, json={}).json()
+        key = issue_api_key(self.client, path, what=change.address, if_match=etag)
         secret = GeneratedSecret(
             change.address, "api_key", {"api_key": key["api_key"]}, key["id"], parse_time(key["created_at"]), retiring
         )
@@ -370,7 +360,7 @@ class KeyformProvider(Provider):
             raise StaleChangeError(change.address, "it was created outside this plan") from None
         if error.status == 404 and change.id:
             raise StaleChangeError(change.address, "it was deleted outside this plan") from None
-        if error.status != 412:
+        if error.status != 412 or (not change.id and change.kind != "organization"):
             raise error
         collection = COLLECTIONS.get(change.kind)
         path = f"{collection}/{change.id}" if collection else "/v1/organization"
