@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from keyform.providers.base import LockedError, Provider
 
 LOCK_TTL_SECONDS = 900
+_OWNER = re.compile(r"^[^@]*@(?P<host>\S+) pid (?P<pid>\d+)")
 
 
 def lock_owner() -> str:
@@ -24,6 +26,20 @@ def lock_owner() -> str:
         user = "unknown"
     owner = f"{user}@{socket.gethostname()} pid {os.getpid()}"
     return f"{owner} (CI job {job})" if job else owner
+
+
+def held_by_dead_process(owner: str) -> bool:
+    """True when the lock's owner is an apply on this host whose process no longer exists."""
+    match = _OWNER.match(owner)
+    if not match or match["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @contextmanager
@@ -43,6 +59,11 @@ def apply_lock(
             lock_id = provider.lock(lock_owner(), ttl)
             break
         except LockedError as error:
+            if held_by_dead_process(error.owner):
+                if on_wait:
+                    on_wait(f"taking over the lock of a crashed apply ({error.owner})")
+                provider.unlock(error.lock_id)
+                continue
             if time.monotonic() >= deadline:
                 raise
             if on_wait and not told:

@@ -134,9 +134,10 @@ class Provider(ABC):
 class LockedError(KeyformError):
     """Another apply holds the organisation's lock."""
 
-    def __init__(self, message: str, lock_id: str):
+    def __init__(self, message: str, lock_id: str, owner: str = ""):
         super().__init__(message)
         self.lock_id = lock_id
+        self.owner = owner
 
 
 class StaleChangeError(Exception):

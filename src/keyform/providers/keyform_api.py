@@ -133,7 +133,7 @@ class KeyformProvider(Provider):
                 f"{current.get('created_at', '?')} (expires {current.get('expires_at', '?')}); wait for it, "
                 f"or if it is stuck run `keyform force-unlock {current.get('id', '?')}`"
             )
-            raise LockedError(message, current.get("id", "")) from None
+            raise LockedError(message, current.get("id", ""), current.get("owner", "")) from None
 
     def extend_lock(self, lock_id: str, ttl_seconds: int) -> None:
         self.client.request("PATCH", f"/v1/locks/{lock_id}", what="lock", json={"ttl_seconds": ttl_seconds})

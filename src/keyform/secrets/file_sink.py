@@ -29,6 +29,8 @@ class FileSink(SecretSink):
     def preflight(self) -> None:
         try:
             self._prepare_directory()
+            for leftover in self.path.parent.glob(f".{self.path.name}.*"):
+                leftover.unlink()  # a temp file from a write that was killed before its rename
             self.read()
             probe = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".probe-", delete=True)  # noqa: SIM115
             probe.close()
