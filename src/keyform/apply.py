@@ -184,8 +184,9 @@ class ApplyExecutor:
                 change,
                 FAILED,
                 self.redactor.redact(
-                    f"applied, but the new secret could not be delivered ({error}); it was saved to {path} (mode 0600): "
-                    f"move it to its destination, delete the file, fix the sink and run apply again"
+                    f"applied, but the new secret could not be delivered ({error}); "
+                    f"it was saved to {path} (mode 0600): move it to its destination, delete the file, "
+                    "fix the sink and run apply again"
                 ),
             )
         return ChangeResult(change, APPLIED, secret_delivered=True)

@@ -114,7 +114,8 @@ def run_apply(
             planned_for = the_plan.meta.get("target")
             if planned_for != provider.describe():
                 raise KeyformError(
-                    f"{planfile} was planned against {planned_for}, but provider.url is {provider.describe()}: plan again"
+                    f"{planfile} was planned against {planned_for}, "
+                    f"but provider.url is {provider.describe()}: plan again"
                 )
             if reissue:
                 options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
@@ -135,13 +136,14 @@ def run_apply(
                 return ApplyReport()
             if not (auto_approve or dry_run):
                 _confirm(options)
+        sink = workspace.sink()
         if dry_run:
             report = DryRunExecutor(progress=lambda r: _progress(options, r)).execute(the_plan)
         else:
             journal.open()
             executor = ApplyExecutor(
                 provider,
-                workspace.sink(),
+                sink,
                 options.redactor,
                 concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
                 progress=lambda r: _progress(options, r),
@@ -153,7 +155,7 @@ def run_apply(
                     report = executor.execute(the_plan)
             finally:
                 journal.close()
-    options.echo(format_report(report, workspace.sink().describe()))
+    options.echo(format_report(report, sink.describe()))
     if not report.ok:
         sys.exit(1)
     return report
@@ -226,8 +228,8 @@ def format_report(report: ApplyReport, sink: str) -> str:
         return f"Dry run: {len(report.results)} change(s) would be applied in the order shown; nothing was changed."
     delivered = sum(1 for r in report.results if r.secret_delivered)
     lines = [
-        f"\nApply {'complete' if report.ok else 'incomplete'}: {report.count(APPLIED)} applied, {report.count(FAILED)} failed, "
-        f"{report.count(STALE)} stale, {report.count(SKIPPED)} skipped."
+        f"\nApply {'complete' if report.ok else 'incomplete'}: {report.count(APPLIED)} applied, "
+        f"{report.count(FAILED)} failed, {report.count(STALE)} stale, {report.count(SKIPPED)} skipped."
     ]
     if delivered:
         lines.append(f"{delivered} new secret(s) delivered to {sink}.")

@@ -88,5 +88,5 @@ def _keep_alive(provider: Provider, lock_id: str, ttl: int, stop: threading.Even
     while not stop.wait(ttl / 3):
         try:
             provider.extend_lock(lock_id, ttl)
-        except Exception:  # noqa: BLE001 - a missed heartbeat must not kill the apply; the TTL still protects
+        except Exception:  # a missed heartbeat must not kill the apply; the TTL still protects
             continue

@@ -152,9 +152,10 @@ def test_rotate_delivers_a_new_key_and_the_old_one_stops_working(org):
     assert rotated.exit_code == 0, rotated.output
     new = org.secrets()["users/tom.becker@acme.example"]["api_key"]
     assert new != old
-    check = lambda key: (
-        requests.get(f"{org.url}/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=10).status_code
-    )  # noqa: E731
+
+    def check(key):
+        return requests.get(f"{org.url}/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=10).status_code
+
     assert (check(old), check(new)) == (401, 200)
     org.assert_no_secret_leaked()
 

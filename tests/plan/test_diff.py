@@ -18,7 +18,11 @@ def test_declared_but_not_live_is_created_with_its_canonical_attributes():
     result = run(state(roles={"reader": READER}), {})
     [change] = result.changes
     assert (change.action, change.address) == (Action.CREATE, "roles/reader")
-    assert change.after == {"description": "Reads", "permissions": {"employees": ["read"]}, "attributes": ["first_name"]}
+    assert change.after == {
+        "description": "Reads",
+        "permissions": {"employees": ["read"]},
+        "attributes": ["first_name"],
+    }
 
 
 def test_matching_live_resource_yields_no_change():
@@ -64,7 +68,9 @@ def test_singleton_compares_only_declared_settings_and_is_never_deleted():
 def test_user_without_api_key_section_leaves_the_live_key_alone():
     user = User("a@x.example", "A", "B")
     attrs = {**user.attributes_dict(), "api_key_enabled": True}
-    assert run(state(users={"a@x.example": user}), {"users/a@x.example": live("users/a@x.example", attrs)}).changes == []
+    assert (
+        run(state(users={"a@x.example": user}), {"users/a@x.example": live("users/a@x.example", attrs)}).changes == []
+    )
 
 
 def test_old_api_key_is_rotated_after_rotate_after():
@@ -91,3 +97,15 @@ def test_replace_forces_rotation_and_credential_overlap_adds_then_revokes():
     after = live("credentials/sync", cred.attributes_dict(), secrets_=both)
     [revoke] = run(state(credentials={"sync": cred}), {"credentials/sync": after}).changes
     assert (revoke.details["phase"], revoke.details["old_secret"]) == ("revoke", "s1")
+
+
+def test_reissue_after_an_interrupted_apply_revokes_every_live_secret():
+    cred = Credential("sync", rotation_overlap=timedelta(hours=24))
+    both = [SecretInfo("s1", NOW - timedelta(days=3)), SecretInfo("s2", NOW - timedelta(minutes=1))]
+    current = live("credentials/sync", cred.attributes_dict(), secrets_=both)
+    [change] = run(
+        state(credentials={"sync": cred}), {"credentials/sync": current}, reissue={"credentials/sync"}
+    ).changes
+    assert change.action == Action.ROTATE
+    assert (change.details["phase"], change.details["old_secrets"]) == ("reissue", ["s1", "s2"])
+    assert change.reason == "its secret may not have been delivered (interrupted apply)"

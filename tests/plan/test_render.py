@@ -15,7 +15,9 @@ BREAK = Risk(RiskCategory.BREAKING, "deletes credentials/old")
 def sample():
     return Plan.from_changes(
         [
-            Change(Action.CREATE, "roles/reader", after={"description": "Reads", "permissions": {"employees": ["read"]}}),
+            Change(
+                Action.CREATE, "roles/reader", after={"description": "Reads", "permissions": {"employees": ["read"]}}
+            ),
             Change(
                 Action.UPDATE,
                 "credentials/sync",
@@ -23,7 +25,13 @@ def sample():
                 {"permissions": {"employees": ["read", "write"]}},
                 risks=(ESCALATE,),
             ),
-            Change(Action.DELETE, "credentials/old", {"enabled": True}, reason="removed from the desired state", risks=(BREAK,)),
+            Change(
+                Action.DELETE,
+                "credentials/old",
+                {"enabled": True},
+                reason="removed from the desired state",
+                risks=(BREAK,),
+            ),
             Change(Action.ROTATE, "users/a@x.example", reason="forced by --replace"),
         ],
         meta={"target": "http://127.0.0.1:1"},
@@ -68,7 +76,9 @@ def test_json_has_documented_shape():
     assert set(data["changes"][0]) >= {"address", "action", "before", "after", "risks"}
     assert data["summary"]["delete"] == 1
     by_address = {change["address"]: change for change in data["changes"]}
-    assert by_address["credentials/sync"]["risks"] == [{"category": "escalation", "message": "credentials/sync gains employees:write"}]
+    assert by_address["credentials/sync"]["risks"] == [
+        {"category": "escalation", "message": "credentials/sync gains employees:write"}
+    ]
 
 
 def test_junit_has_one_case_per_resource_failing_only_for_drift():
@@ -76,7 +86,10 @@ def test_junit_has_one_case_per_resource_failing_only_for_drift():
 
     from keyform.plan.render_junit import render_junit
 
-    plan = Plan.from_changes([Change(Action.UPDATE, "credentials/sync", {"enabled": True}, {"enabled": False}, risks=(BREAK,))], ["users/manual@x.example"])
+    plan = Plan.from_changes(
+        [Change(Action.UPDATE, "credentials/sync", {"enabled": True}, {"enabled": False}, risks=(BREAK,))],
+        ["users/manual@x.example"],
+    )
     suite = ET.fromstring(render_junit(plan, ["credentials/sync", "roles/reader"]))
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
     cases = {case.get("name"): case for case in suite}

@@ -18,7 +18,11 @@ def user(**overrides):
 
 def test_new_write_and_sensitive_attribute_are_escalations_but_read_is_not():
     before = {"integration": "", "enabled": True, "roles": [], "permissions": {"employees": ["read"]}, "attributes": []}
-    after = {**before, "permissions": {"employees": ["read", "write"], "absences": ["read"]}, "attributes": ["salary", "email"]}
+    after = {
+        **before,
+        "permissions": {"employees": ["read", "write"], "absences": ["read"]},
+        "attributes": ["salary", "email"],
+    }
     risks = risks_of(Change(Action.UPDATE, "credentials/sync", before, after))
     assert risks == [(RiskCategory.ESCALATION, "credentials/sync gains attribute:salary, employees:write")]
 
@@ -39,7 +43,9 @@ def test_role_update_names_who_holds_the_role():
 
 
 def test_cognitive_access_org_role_raise_and_api_access_on_are_escalations():
-    risks = risks_of(Change(Action.UPDATE, "users/a@x.example", user(), user(cognitive_access=True, role="account_admin")))
+    risks = risks_of(
+        Change(Action.UPDATE, "users/a@x.example", user(), user(cognitive_access=True, role="account_admin"))
+    )
     messages = [m for c, m in risks if c == RiskCategory.ESCALATION]
     assert "users/a@x.example is granted cognitive (sensitive assessment) access" in messages
     assert "users/a@x.example org role raised to account_admin" in messages
@@ -48,7 +54,9 @@ def test_cognitive_access_org_role_raise_and_api_access_on_are_escalations():
 
 
 def test_disable_delete_demote_lost_permission_and_key_rotation_are_breaking():
-    disable = risks_of(Change(Action.UPDATE, "users/a@x.example", user(api_key_enabled=True), user(api_key_enabled=False)))
+    disable = risks_of(
+        Change(Action.UPDATE, "users/a@x.example", user(api_key_enabled=True), user(api_key_enabled=False))
+    )
     assert disable == [(RiskCategory.BREAKING, "users/a@x.example API key disabled")]
     demote = risks_of(Change(Action.UPDATE, "users/a@x.example", user(role="account_owner"), user(role="standard")))
     assert demote == [(RiskCategory.BREAKING, "users/a@x.example org role lowered from account_owner to standard")]
@@ -57,14 +65,18 @@ def test_disable_delete_demote_lost_permission_and_key_rotation_are_breaking():
     delete = risks_of(Change(Action.DELETE, "credentials/old", {"enabled": True}, None))
     assert delete == [(RiskCategory.BREAKING, "deletes credentials/old")]
     rotate = risks_of(Change(Action.ROTATE, "users/a@x.example", details={"phase": "immediate", "old_secret": "key_1"}))
-    assert rotate == [(RiskCategory.BREAKING, "users/a@x.example: new API key deactivates the current key (key_1) at once")]
+    assert rotate == [
+        (RiskCategory.BREAKING, "users/a@x.example: new API key deactivates the current key (key_1) at once")
+    ]
 
 
 def test_overlap_rotation_is_not_breaking_until_the_revoke():
     add = Change(Action.ROTATE, "credentials/sync", details={"phase": "add", "old_secret": "s1"})
     assert risks_of(add) == []
     revoke = Change(Action.ROTATE, "credentials/sync", details={"phase": "revoke", "old_secret": "s1"})
-    assert risks_of(revoke) == [(RiskCategory.BREAKING, "credentials/sync: secret s1 stops working now (rotation overlap over)")]
+    assert risks_of(revoke) == [
+        (RiskCategory.BREAKING, "credentials/sync: secret s1 stops working now (rotation overlap over)")
+    ]
 
 
 def test_creating_a_privileged_identity_is_an_escalation():

@@ -19,7 +19,9 @@ def deletes(n):
 
 
 def test_deleting_more_than_the_fraction_of_a_kind_is_refused_with_the_numbers():
-    with pytest.raises(UnsafePlanError, match=r"would delete 3 of 10 managed credentials \(30%\), over safety.max_delete_fraction 25%"):
+    with pytest.raises(
+        UnsafePlanError, match=r"would delete 3 of 10 managed credentials \(30%\), over safety.max_delete_fraction 25%"
+    ):
         check_safety(deletes(3), creds(10), Safety(), identity=None, allow_unsafe=False)
     check_safety(deletes(2), creds(10), Safety(), identity=None, allow_unsafe=False)  # 20% is fine
     check_safety(deletes(3), creds(9), Safety(), identity=None, allow_unsafe=False)  # small kinds are exempt
@@ -31,7 +33,7 @@ def test_allow_unsafe_overrides_thresholds():
 
 def test_protected_address_cannot_be_deleted_or_disabled():
     plan = Plan.from_changes([Change(Action.UPDATE, "credentials/c1", {"enabled": True}, {"enabled": False})])
-    with pytest.raises(UnsafePlanError, match="protected credentials/c1 would be disabled.*--allow-unsafe"):
+    with pytest.raises(UnsafePlanError, match=r"protected credentials/c1 would be disabled.*--allow-unsafe"):
         check_safety(plan, creds(2), Safety(protect=("credentials/c1",)), identity=None, allow_unsafe=False)
 
 

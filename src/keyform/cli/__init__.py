@@ -49,16 +49,23 @@ class KeyformGroup(click.Group):
     "--config", "config", type=click.Path(path_type=Path), help="Root desired-state file (default: ./keyform.yaml)."
 )
 @click.option("-C", "directory", type=click.Path(path_type=Path), help="Run as if started in DIR.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", help="Log lines on stderr as text or JSON."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log requests and retries (info level).")
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, directory: Path | None) -> None:
+def main(ctx: click.Context, config: Path | None, directory: Path | None, log_format: str, verbose: bool) -> None:
     """keyform: API credentials as code (users, roles, API keys and client credentials)."""
+    from keyform.logs import configure_logging
+
     ctx.obj = GlobalOptions(config=config, directory=directory)
+    configure_logging(ctx.obj.redactor, log_format=log_format, verbose=verbose)
 
 
 def _register() -> None:
-    from keyform.cli import config_commands, engine_commands, server_command
+    from keyform.cli import config_commands, engine_commands, secrets_commands, server_command, workflow_commands
 
-    for module in (config_commands, server_command, engine_commands):
+    for module in (config_commands, engine_commands, secrets_commands, workflow_commands, server_command):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -121,9 +121,13 @@ def _rotation(
             return None
         rotate_after, overlap = credential.rotate_after, credential.rotation_overlap
     newest = current.secrets[-1]
-    if address in reissue:  # with two live secrets the newest is the undelivered one: revoke it first
-        phase = "revoke-then-add" if len(current.secrets) > 1 else "immediate"
-        return _rotate(current, wanted, phase, "its secret may not have been delivered (interrupted apply)", newest.id)
+    if address in reissue:  # none of the live secrets is known to be held: issue one, revoke all others
+        change = _rotate(
+            current, wanted, "reissue", "its secret may not have been delivered (interrupted apply)", newest.id
+        )
+        return Change(
+            **{**change.__dict__, "details": {**change.details, "old_secrets": [s.id for s in current.secrets]}}
+        )
     age = now - newest.created_at
     if kind == "credentials" and len(current.secrets) > 1:
         if overlap is None or age >= overlap:

@@ -81,7 +81,8 @@ class Plan:
         if not isinstance(data, Mapping) or data.get("format_version") != FORMAT_VERSION:
             found = data.get("format_version") if isinstance(data, Mapping) else type(data).__name__
             raise KeyformError(
-                f"plan file has format_version {found!r}, this keyform reads {FORMAT_VERSION!r}: make the plan again with this version"
+                f"plan file has format_version {found!r}, this keyform reads {FORMAT_VERSION!r}: "
+                "make the plan again with this version"
             )
         try:
             changes = tuple(Change.from_dict(item) for item in data["changes"])

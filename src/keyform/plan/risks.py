@@ -102,7 +102,7 @@ def _rotation_risks(change: Change) -> Iterable[Risk]:
     old = change.details.get("old_secret", "the old secret")
     if change.kind == "users":
         yield Risk(RiskCategory.BREAKING, f"{change.address}: new API key deactivates the current key ({old}) at once")
-    elif phase in ("immediate", "revoke-then-add"):
+    elif phase in ("immediate", "reissue"):
         yield Risk(
             RiskCategory.BREAKING, f"{change.address}: new client secret; the current secret ({old}) is revoked at once"
         )

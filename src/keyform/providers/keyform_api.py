@@ -292,15 +292,15 @@ class KeyformProvider(Provider):
 
     def _rotate_credential(self, change: Change, *, phase: str | None = None, old: str | None = None) -> ApplyOutcome:
         """Phases: add (keep the old secret for the overlap), immediate (add, then revoke the old one),
-        revoke (end an overlap), revoke-then-add (replace an undelivered newest secret)."""
+        revoke (end an overlap), reissue (a fresh secret, all others revoked)."""
         path, what = f"/v1/credentials/{change.id}", change.address
         phase, old = phase or change.details.get("phase"), old or change.details.get("old_secret")
         if_match = change.etag
-        if phase in ("revoke", "revoke-then-add") and old:
+        if phase == "reissue":
+            return self._reissue_credential(change, path)
+        if phase == "revoke" and old:
             self.client.request("DELETE", f"{path}/secrets/{old}", what=what, if_match=if_match)
-            if phase == "revoke":
-                return ApplyOutcome(etag=self._etag(path, what))
-            if_match = None
+            return ApplyOutcome(etag=self._etag(path, what))
         created = add_client_secret(self.client, path, what=what, if_match=if_match)
         if phase == "immediate" and old:
             revoke_client_secret(self.client, path, old, what=what)
@@ -313,6 +313,18 @@ class KeyformProvider(Provider):
             parse_time(created["created_at"]),
             retiring=old if phase == "add" else None,
         )
+        return ApplyOutcome(secret=secret, etag=credential["etag"])
+
+    def _reissue_credential(self, change: Change, path: str) -> ApplyOutcome:
+        """A fresh secret, every other live secret revoked (at most two are live, one must stay meanwhile)."""
+        what, stale = change.address, list(change.details.get("old_secrets") or [change.details.get("old_secret")])
+        for secret_id in stale[1:]:
+            revoke_client_secret(self.client, path, secret_id, what=what)
+        created = add_client_secret(self.client, path, what=what, if_match=None)
+        revoke_client_secret(self.client, path, stale[0], what=what)
+        credential = self.client.request("GET", path, what=what).json()
+        fields = {"client_id": credential["client_id"], "client_secret": created["client_secret"]}
+        secret = GeneratedSecret(what, "client_credentials", fields, created["id"], parse_time(created["created_at"]))
         return ApplyOutcome(secret=secret, etag=credential["etag"])
 
     # -- helpers --------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ class FileSink(SecretSink):
             probe.close()
         except OSError as error:
             raise SecretSinkError(
-                f"secrets file {self.path} is not writable ({error.strerror}): fix the path or permissions in secrets.path"
+                f"secrets file {self.path} is not writable ({error.strerror}): "
+                "fix the path or permissions in secrets.path"
             ) from None
 
     def read(self) -> dict[str, Any]:
@@ -95,12 +96,17 @@ def write_private_file(path: Path, text: str) -> None:
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Write text atomically: a temp file beside it, fsync, rename, fsync the directory."""
+    """Write text atomically (see write_bytes_atomic)."""
+    write_bytes_atomic(path, text.encode("utf-8"), mode=mode)
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write bytes atomically: a temp file beside it with `mode`, fsync, rename, fsync the directory."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -80,6 +80,8 @@ class Request:
         except (UnicodeDecodeError, ValueError) as error:
             message = f"the body is not valid JSON ({error.__class__.__name__}); send a JSON object"
             raise ApiError(400, "bad_request", message) from None
+        except RecursionError:
+            raise ApiError(400, "bad_request", "the body is nested too deeply; send a flat JSON object") from None
         if not isinstance(body, dict):
             raise invalid("the body must be a JSON object")
         return body

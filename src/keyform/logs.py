@@ -1,0 +1,50 @@
+"""Logging for the CLI: one stderr handler, every record through the run's redactor, text or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from keyform.secrets.redaction import RedactingFilter, Redactor
+
+LOGGERS = ("keyform", "urllib3")
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when the record is emitted (it may be swapped, e.g. in tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": datetime.fromtimestamp(record.created, UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
+
+
+def configure_logging(redactor: Redactor, *, log_format: str = "text", verbose: bool = False) -> None:
+    """Send keyform's and urllib3's records (warnings, or info with --verbose) to stderr, redacted."""
+    handler = StderrHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(redactor))
+    handler.setFormatter(
+        JsonFormatter() if log_format == "json" else logging.Formatter("keyform: %(levelname)s: %(message)s")
+    )
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        logger.propagate = False

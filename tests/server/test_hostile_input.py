@@ -1,0 +1,89 @@
+"""Random and mutated JSON bodies never make the server fail: a 4xx with {code, message} or a clean success."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keyform.server import running_server
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=25,
+)
+FIELDS = [
+    "name",
+    "email",
+    "first_name",
+    "last_name",
+    "role",
+    "roles",
+    "permissions",
+    "attributes",
+    "enabled",
+    "integration",
+    "description",
+    "managed_by",
+    "cognitive_access",
+    "archived",
+    "api_access",
+    "owner",
+    "ttl_seconds",
+]
+NEAR_VALID = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6)
+ENDPOINTS = [
+    ("POST", "/v1/users"),
+    ("POST", "/v1/roles"),
+    ("POST", "/v1/credentials"),
+    ("PATCH", "/v1/organization"),
+    ("POST", "/v1/locks"),
+    ("POST", "/v1/oauth/token"),
+    ("POST", "/v1/data/attendances"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("hostile") / "db.sqlite"
+    with running_server(db, init_owner="owner@x.example") as running, requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {running.owner_token}"
+        yield running.url, session
+
+
+def check(response: requests.Response) -> None:
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) >= {"code", "message"} and body["message"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(endpoint=st.sampled_from(ENDPOINTS), body=st.one_of(JSON, NEAR_VALID))
+def test_random_json_bodies_get_a_clean_answer(server, endpoint, body):
+    url, session = server
+    method, path = endpoint
+    check(
+        session.request(
+            method, url + path, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=10
+        )
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_arbitrary_bytes_as_body_get_a_clean_answer(server, raw):
+    url, session = server
+    check(session.post(url + "/v1/credentials", data=raw, headers={"Content-Type": "application/json"}, timeout=10))
+
+
+def test_deeply_nested_body_is_refused_cleanly(server):
+    url, session = server
+    body = "[" * 100_000 + "]" * 100_000
+    response = session.post(url + "/v1/roles", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
