@@ -30,7 +30,9 @@ DRIFT_CREDENTIAL = "bi-reporting"
 def copy_example(destination: Path) -> Path:
     """Copy the bundled example organisation into destination; returns its keyform.yaml."""
     with as_file(files("keyform") / "examples") as source:
-        shutil.copytree(source, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".keyform"))
+        shutil.copytree(
+            source, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".keyform", "ci")
+        )
     return destination / "keyform.yaml"
 
 
@@ -64,7 +66,9 @@ def run_demo(options: GlobalOptions, workdir: Path | None = None) -> None:
         final = engine.plan(workspace).plan
         say(f"\n8. Plan after apply: {'no changes' if final.empty else f'{len(final.changes)} change(s) left'}.")
         if workdir is None:
-            say("The demo's server, database and secrets file are removed now; `keyform demo --workdir DIR` keeps them.")
+            say(
+                "The demo's server, database and secrets file are removed now; `keyform demo --workdir DIR` keeps them."
+            )
 
 
 def _count(workspace) -> str:  # type: ignore[no-untyped-def]

@@ -11,10 +11,41 @@ from keyform.secrets.base import SecretSink
 
 def make_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
     """Build the sink the `secrets:` section names; relative paths resolve beside keyform.yaml."""
+    options = config.options
+
+    def _beside(base_dir: Path, path: str | Path) -> Path:
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else base_dir / path
+
     if config.type == "file":
         from keyform.secrets.file_sink import FileSink
 
-        path = Path(config.options.get("path", ".keyform/secrets.json"))
-        return FileSink(path if path.is_absolute() else base_dir / path)
+        return FileSink(_beside(base_dir, options.get("path", ".keyform/secrets.json")))
+    if config.type == "age":
+        from keyform.secrets.age_sink import AgeSink
+
+        recipients = options.get("recipients") or []
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        identity = options.get("identity_file")
+        return AgeSink(
+            _beside(base_dir, options.get("path", ".keyform/secrets.json.age")),
+            [str(r) for r in recipients],
+            _beside(base_dir, identity) if identity else None,
+        )
+    if config.type == "vault":
+        from keyform.secrets.vault_sink import make_vault_sink
+
+        return make_vault_sink(options)
+    if config.type == "command":
+        from keyform.secrets.command_sink import make_command_sink
+
+        return make_command_sink(options, base_dir)
+    if config.type == "github-actions":
+        from keyform.secrets.github_actions_sink import GithubActionsSink
+
+        return GithubActionsSink()
     where = f" ({config.location})" if config.location else ""
-    raise SecretSinkError(f"secrets.type {config.type!r}{where} is not available yet: use type: file")
+    raise SecretSinkError(
+        f"secrets.type {config.type!r}{where} is unknown: use file, age, vault, command or github-actions"
+    )
