@@ -76,8 +76,7 @@ CASES = {
     "malformed YAML": (
         {"keyform.yaml": HEADER + "roles: [\n"},
         [
-            "keyform.yaml:7:1: malformed YAML: expected the node content, but found '<stream end>'"
-            " (while parsing a flow node)"
+            "keyform.yaml:7:1: malformed YAML: did not find expected node content (while parsing a flow node)"
         ],
     ),
     "wrong type": (

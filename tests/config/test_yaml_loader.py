@@ -68,9 +68,9 @@ def test_a_second_document_is_refused(project):
     [
         (
             "a: [1\nb: 2\n",
-            "f.yaml:2:2: malformed YAML: expected ',' or ']', but got ':' (while parsing a flow sequence)",
+            "f.yaml:2:2: malformed YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
         ),
-        ("a: b: c\n", "f.yaml:1:5: malformed YAML: mapping values are not allowed here"),
+        ("a: b: c\n", "f.yaml:1:5: malformed YAML: mapping values are not allowed in this context"),
         ("a: 'open\n", "f.yaml:2:1: malformed YAML: found unexpected end of stream (while scanning a quoted scalar)"),
         ("a: b\x01\n", "f.yaml:1:5: malformed YAML: character U+0001 is not allowed in a YAML file (remove it)"),
     ],
