@@ -75,9 +75,7 @@ ROLE = "roles:\n  r: {}\n"
 CASES = {
     "malformed YAML": (
         {"keyform.yaml": HEADER + "roles: [\n"},
-        [
-            "keyform.yaml:7:1: malformed YAML: did not find expected node content (while parsing a flow node)"
-        ],
+        ["keyform.yaml:7:1: malformed YAML: did not find expected node content (while parsing a flow node)"],
     ),
     "wrong type": (
         {"keyform.yaml": HEADER + "users:\n  a@acme.example: {first_name: 7, last_name: B}\n"},
