@@ -111,6 +111,12 @@ class ApplyExecutor:
 
     def execute(self, plan: Plan) -> ApplyReport:
         self.sink.preflight()
+        try:
+            return self._execute(plan)
+        finally:
+            self.sink.close()
+
+    def _execute(self, plan: Plan) -> ApplyReport:
         report = ApplyReport()
         results: dict[int, ChangeResult] = {}
         failed: set[str] = set()

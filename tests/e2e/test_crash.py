@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from keyform.cli import main
 from tests.e2e.conftest import OWNER
+from tests.e2e.faultproxy import FaultProxy
 
 COUNT = 200
 CONFIG = """version: 1
@@ -57,8 +58,12 @@ def test_apply_killed_mid_way_converges_without_duplicates_or_lost_secrets(seed,
     (workdir / "keyform.yaml").write_text(CONFIG + body)
     journal = workdir / ".keyform" / "journal.jsonl"
     kill_at = random.Random(seed).randint(10, COUNT - 10)
-    with running_server(tmp_path / "db.sqlite", init_owner=OWNER) as server:
-        env = {**os.environ, "KEYFORM_URL": server.url, "KEYFORM_TOKEN": server.owner_token}
+    slow_posts = lambda method, path: "latency" if method == "POST" else None  # noqa: E731 - headroom for the kill
+    with (
+        running_server(tmp_path / "db.sqlite", init_owner=OWNER) as server,
+        FaultProxy(server.url, slow_posts, latency=0.01) as proxy,
+    ):
+        env = {**os.environ, "KEYFORM_URL": proxy.url, "KEYFORM_TOKEN": server.owner_token}
         process = subprocess.Popen(
             [sys.executable, "-m", "keyform", "-C", str(workdir), "apply", "--auto-approve"],
             env=env,

@@ -22,6 +22,9 @@ def test_writes_0600_file_in_0700_directory_with_gitignore(tmp_path):
     sink = FileSink(tmp_path / ".keyform" / "secrets.json")
     sink.preflight()
     sink.deliver(secret("credentials/a", "kfs_one"))
+    assert stat.S_IMODE(os.stat(sink.pending_path).st_mode) == 0o600  # durable before close
+    sink.close()
+    assert not sink.pending_path.exists()
     assert stat.S_IMODE(os.stat(sink.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(sink.path.parent).st_mode) == 0o700
     assert (sink.path.parent / ".gitignore").read_text().splitlines()[-1] == "*"
@@ -40,6 +43,7 @@ def test_merges_with_existing_entries_and_keeps_retiring_secret_during_overlap(t
     sink.deliver(secret("credentials/a", "kfs_one"))
     sink.deliver(secret("credentials/b", "kfs_two", "s2"))
     sink.deliver(secret("credentials/a", "kfs_three", "s3", retiring="s1"))
+    sink.close()
     document = json.loads(sink.path.read_text())
     assert document["credentials/b"]["client_secret"] == "kfs_two"
     assert document["credentials/a"]["client_secret"] == "kfs_three"
@@ -57,3 +61,16 @@ def test_preflight_refuses_unwritable_or_corrupt_file(tmp_path):
     corrupt.write_text("{not json")
     with pytest.raises(SecretSinkError, match="is not valid JSON: restore it or move it away"):
         FileSink(corrupt).preflight()
+
+
+def test_deliveries_of_a_killed_run_are_read_and_folded_in_by_the_next_preflight(tmp_path):
+    killed = FileSink(tmp_path / "s" / "secrets.json")
+    killed.deliver(secret("credentials/a", "kfs_one"))
+    killed.deliver(secret("credentials/b", "kfs_two", "s2"))  # no close(): the process died here
+    killed._pending.close()  # as the OS does for a killed process; nothing folded in
+    with open(killed.pending_path, "a") as handle:
+        handle.write('{"address": "credentials/c", "ent')  # torn line: never acknowledged
+    assert sorted(FileSink(killed.path).read()) == ["credentials/a", "credentials/b"]
+    FileSink(killed.path).preflight()
+    assert not killed.pending_path.exists()
+    assert sorted(json.loads(killed.path.read_text())) == ["credentials/a", "credentials/b"]

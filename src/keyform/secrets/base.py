@@ -21,3 +21,6 @@ class SecretSink(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where secrets go, for people (a path or a URL without credentials)."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Finish up after the last delivery of a run (e.g. fold a delivery log into the document)."""

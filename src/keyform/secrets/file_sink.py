@@ -1,4 +1,9 @@
-"""The default sink: a 0600 JSON file keyed by address, written atomically and merged."""
+"""The default sink: a 0600 JSON file keyed by address, written atomically and merged.
+
+Each delivery appends one fsynced line to `<path>.pending` (constant time, durable before apply
+moves on); `close()` folds the pending lines into the JSON document with one atomic rewrite. A
+pending log left by a killed apply is folded in by the next preflight, and `read()` always sees it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ class FileSink(SecretSink):
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.pending_path = self.path.with_name(self.path.name + ".pending")
         self._lock = threading.Lock()
+        self._document: dict[str, Any] | None = None  # the merged document, once loaded
+        self._pending: Any = None  # the open append handle of the pending log
 
     def describe(self) -> str:
         return str(self.path)
@@ -31,7 +39,10 @@ class FileSink(SecretSink):
             self._prepare_directory()
             for leftover in self.path.parent.glob(f".{self.path.name}.*"):
                 leftover.unlink()  # a temp file from a write that was killed before its rename
-            self.read()
+            with self._lock:
+                self._document = self.read()
+                if self.pending_path.exists():  # a killed apply's deliveries: fold them in now
+                    self._compact()
             probe = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".probe-", delete=True)  # noqa: SIM115
             probe.close()
         except OSError as error:
@@ -41,7 +52,61 @@ class FileSink(SecretSink):
             ) from None
 
     def read(self) -> dict[str, Any]:
-        """The current document ({} when the file doesn't exist yet)."""
+        """The current document, pending deliveries included ({} when there is none yet)."""
+        document = self._read_document()
+        try:
+            lines = self.pending_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return document
+        except OSError as error:
+            raise SecretSinkError(f"can't read {self.pending_path} ({error.strerror})") from None
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:  # the torn last line of a write that was killed: never acknowledged
+                continue
+            document[record["address"]] = record["entry"]
+        return document
+
+    def deliver(self, secret: GeneratedSecret) -> None:
+        with self._lock:
+            if self._document is None:
+                self._document = self.read()
+            entry = entry_for(secret, self._document.get(secret.address))
+            line = json.dumps({"address": secret.address, "entry": entry}, sort_keys=True) + "\n"
+            try:
+                if self._pending is None:
+                    self._prepare_directory()
+                    descriptor = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                    self._pending = os.fdopen(descriptor, "a", encoding="utf-8")
+                self._pending.write(line)
+                self._pending.flush()
+                os.fsync(self._pending.fileno())
+            except OSError as error:
+                raise SecretSinkError(f"could not write secrets file {self.pending_path} ({error.strerror})") from None
+            self._document[secret.address] = entry
+
+    def close(self) -> None:
+        """Fold this run's deliveries into the JSON document (one atomic rewrite)."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.close()
+                self._pending = None
+                self._compact()
+
+    def _compact(self) -> None:
+        document = self.read()
+        try:
+            write_private_file(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+            self.pending_path.unlink(missing_ok=True)
+        except OSError as error:
+            raise SecretSinkError(
+                f"could not write secrets file {self.path} ({error.strerror}); the new secrets are safe in "
+                f"{self.pending_path}: fix the problem and run apply again to fold them in"
+            ) from None
+        self._document = document
+
+    def _read_document(self) -> dict[str, Any]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -55,16 +120,6 @@ class FileSink(SecretSink):
         if not isinstance(document, dict):
             raise SecretSinkError(f"secrets file {self.path} must hold a JSON object: restore it or move it away")
         return document
-
-    def deliver(self, secret: GeneratedSecret) -> None:
-        with self._lock:
-            document = self.read()
-            document[secret.address] = entry_for(secret, document.get(secret.address))
-            try:
-                self._prepare_directory()
-                write_private_file(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-            except OSError as error:
-                raise SecretSinkError(f"could not write secrets file {self.path} ({error.strerror})") from None
 
     def _prepare_directory(self) -> None:
         directory = self.path.parent
