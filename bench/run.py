@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed import seed, write_config  # noqa: E402
+from seed import seed, write_config
 
 BENCH = Path(__file__).resolve().parent
 KEYFORM = [sys.executable, "-m", "keyform"]
@@ -48,7 +48,9 @@ class Server:
     process: subprocess.Popen
 
     def requests_served(self) -> int:
-        stats = requests.get(f"{self.url}/v1/server/stats", headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        stats = requests.get(
+            f"{self.url}/v1/server/stats", headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
         return stats.json()["requests"]
 
 
@@ -61,7 +63,18 @@ def free_port() -> int:
 def start_server(workdir: Path) -> Server:
     port, token_file = free_port(), workdir / "owner.key"
     process = subprocess.Popen(
-        [*KEYFORM, "server", "--db", str(workdir / "bench.db"), "--port", str(port), "--init-owner", "owner@bench.example", "--token-file", str(token_file)],
+        [
+            *KEYFORM,
+            "server",
+            "--db",
+            str(workdir / "bench.db"),
+            "--port",
+            str(port),
+            "--init-owner",
+            "owner@bench.example",
+            "--token-file",
+            str(token_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -70,20 +83,31 @@ def start_server(workdir: Path) -> Server:
     return Server(f"http://127.0.0.1:{port}", token_file.read_text().strip(), process)
 
 
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
 def measure(command: list[str], env: dict[str, str], server: Server | None = None) -> Sample:
-    """Run one command as its own process: wall time, CPU (user+sys), peak RSS and requests served."""
+    """Run one command as its own process: wall time, CPU (user+sys), peak RSS and requests served.
+
+    Peak RSS comes from GNU time (a small process that forks the command): a child spawned straight
+    from this Python process would report this process's memory too (vfork shares it until exec).
+    """
     before = server.requests_served() if server else 0
+    report = Path(tempfile.mkstemp(prefix="keyform-bench-rss-")[1])
+    wrapped = [GNU_TIME, "-f", "%M", "-o", str(report), *command] if GNU_TIME else command
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     error = process.stderr.read().decode(errors="replace")
     process.stderr.close()
+    rss_kb = int(report.read_text().split()[-1]) if GNU_TIME else usage.ru_maxrss
+    report.unlink()
     served = server.requests_served() - before - 1 if server else 0  # minus the stats call itself
     if process.returncode not in (0, 2):
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{error}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, served, process.returncode)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss_kb / 1024, served, process.returncode)
 
 
 def median(samples: list[Sample]) -> Sample:
@@ -103,7 +127,11 @@ def delete_credentials(server: Server, names: set[str]) -> None:
         session.headers.update(headers)
         ids, cursor = [], None
         while True:
-            page = session.get(f"{server.url}/v1/credentials", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}, timeout=60).json()
+            page = session.get(
+                f"{server.url}/v1/credentials",
+                params={"limit": 1000, **({"cursor": cursor} if cursor else {})},
+                timeout=60,
+            ).json()
             ids += [item["id"] for item in page["items"] if item["name"] in names]
             if not (cursor := page["next_cursor"]):
                 break
@@ -124,8 +152,12 @@ def bench_size(n: int, runs: int, root: Path) -> dict[str, Sample]:
         write_config(same / "keyform.yaml", n)
         write_config(changed / "keyform.yaml", n, changed_every=100)
         results: dict[str, Sample] = {}
-        results["floor"] = median([measure([sys.executable, str(BENCH / "floor.py")], env, server) for _ in range(runs)])
-        results["plan"] = median([measure([*KEYFORM, "-C", str(same), "plan", "--detailed-exitcode"], env, server) for _ in range(runs)])
+        results["floor"] = median(
+            [measure([sys.executable, str(BENCH / "floor.py")], env, server) for _ in range(runs)]
+        )
+        results["plan"] = median(
+            [measure([*KEYFORM, "-C", str(same), "plan", "--detailed-exitcode"], env, server) for _ in range(runs)]
+        )
         results["plan_1pct"] = median(
             [measure([*KEYFORM, "-C", str(changed), "plan", "--detailed-exitcode"], env, server) for _ in range(runs)]
         )
@@ -168,21 +200,39 @@ def main() -> None:
 
 
 def report(sizes: dict[int, dict[str, Sample]], boot: dict[str, Sample], runs: int) -> str:
+    machine = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        f"keyform benchmark, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, median of {runs} runs",
+        f"keyform benchmark, {datetime.now(UTC):%Y-%m-%d}, {machine}, median of {runs} runs",
         "",
         "| N | step | wall (s) | CPU (s) | vs floor | HTTP requests | peak RSS (MB) |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
-    names = {"floor": "floor: fetch every page", "plan": "keyform plan, no changes", "plan_1pct": "keyform plan, 1% changed", "apply_1000": "keyform apply, 1,000 new credentials"}
+    names = {
+        "floor": "floor: fetch every page",
+        "plan": "keyform plan, no changes",
+        "plan_1pct": "keyform plan, 1% changed",
+        "apply_1000": "keyform apply, 1,000 new credentials",
+    }
+
+    def row(n: str, name: str, sample: Sample, ratio: str = "") -> str:
+        cells = [
+            n,
+            name,
+            f"{sample.wall:.3f}",
+            f"{sample.cpu:.3f}",
+            ratio,
+            f"{sample.requests:,}",
+            f"{sample.rss_mb:.0f}",
+        ]
+        return "| " + " | ".join(cells) + " |"
+
     for n, results in sizes.items():
         floor = results["floor"].wall
         for key, name in names.items():
-            sample = results[key]
-            ratio = f"{sample.wall / floor:.2f}x" if key.startswith("plan") else ""
-            lines.append(f"| {n:,} | {name} | {sample.wall:.2f} | {sample.cpu:.2f} | {ratio} | {sample.requests:,} | {sample.rss_mb:.0f} |")
-    lines.append(f"| - | keyform --help | {boot['help'].wall:.3f} | {boot['help'].cpu:.3f} | | 0 | {boot['help'].rss_mb:.0f} |")
-    lines.append(f"| - | python -c pass | {boot['python'].wall:.3f} | {boot['python'].cpu:.3f} | | 0 | {boot['python'].rss_mb:.0f} |")
+            ratio = f"{results[key].wall / floor:.2f}x" if key.startswith("plan") else ""
+            lines.append(row(f"{n:,}", name, results[key], ratio))
+    lines.append(row("-", "keyform --help", boot["help"], f"{boot['help'].wall / boot['python'].wall:.1f}x python"))
+    lines.append(row("-", "python -c pass", boot["python"]))
     return "\n".join(lines)
 
 

@@ -28,16 +28,31 @@ safety:
 
 
 def role(r: int) -> dict:
-    return {"name": f"role-{r:02}", "description": f"Role {r}", "permissions": {"employees": ["read"]}, "attributes": ["first_name", "last_name"]}
+    return {
+        "name": f"role-{r:02}",
+        "description": f"Role {r}",
+        "permissions": {"employees": ["read"]},
+        "attributes": ["first_name", "last_name"],
+    }
 
 
 def user(i: int) -> dict:
-    return {"email": f"user{i:05}@bench.example", "first_name": "User", "last_name": f"N{i}", "roles": [f"role-{i % ROLES:02}"]}
+    return {
+        "email": f"user{i:05}@bench.example",
+        "first_name": "User",
+        "last_name": f"N{i}",
+        "roles": [f"role-{i % ROLES:02}"],
+    }
 
 
 def credential(i: int, *, changed: bool = False) -> dict:
     integration = f"system {i % 7}" + (" v2" if changed else "")
-    return {"name": f"cred-{i:05}", "integration": integration, "roles": [f"role-{i % ROLES:02}"], "permissions": {"attendances": ["read"]}}
+    return {
+        "name": f"cred-{i:05}",
+        "integration": integration,
+        "roles": [f"role-{i % ROLES:02}"],
+        "permissions": {"attendances": ["read"]},
+    }
 
 
 def seed(url: str, token: str, n: int, workers: int = 8) -> None:
@@ -73,14 +88,33 @@ def write_config(path: Path, n: int, *, changed_every: int = 0, extra_credential
     lines = [HEADER, "roles:"]
     for r in range(ROLES):
         body = role(r)
-        lines += [f"  {body['name']}:", f"    description: {body['description']}", "    permissions:", "      employees: [read]", "    attributes: [first_name, last_name]"]
+        lines += [
+            f"  {body['name']}:",
+            f"    description: {body['description']}",
+            "    permissions:",
+            "      employees: [read]",
+            "    attributes: [first_name, last_name]",
+        ]
     lines.append("users:")
     for i in range(n):
         body = user(i)
-        lines += [f"  {body['email']}:", "    first_name: User", f"    last_name: N{i}", f"    roles: [{body['roles'][0]}]", "    api_key:", "      enabled: true"]
+        lines += [
+            f"  {body['email']}:",
+            "    first_name: User",
+            f"    last_name: N{i}",
+            f"    roles: [{body['roles'][0]}]",
+            "    api_key:",
+            "      enabled: true",
+        ]
     lines.append("credentials:")
     for i in range(n + extra_credentials):
         body = credential(i, changed=bool(changed_every) and i % changed_every == 0)
-        lines += [f"  {body['name']}:", f"    integration: {body['integration']}", f"    roles: [{body['roles'][0]}]", "    permissions:", "      attendances: [read]"]
+        lines += [
+            f"  {body['name']}:",
+            f"    integration: {body['integration']}",
+            f"    roles: [{body['roles'][0]}]",
+            "    permissions:",
+            "      attendances: [read]",
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +43,49 @@ def plan(
             result.plan, result.live, workspace.state.safety, identity=provider.identity(), allow_unsafe=allow_unsafe
         )
     return result
+
+
+def load_and_plan(
+    options: GlobalOptions,
+    *,
+    targets: Collection[str] = (),
+    replace: Collection[str] = (),
+    allow_unsafe: bool = False,
+) -> tuple[Workspace, PlanResult]:
+    """Load the desired state while the live state is read: the read needs only the provider settings.
+
+    The live read waits on the API, loading is CPU work; overlapping them makes a large plan cost
+    little more than the read. If the peeked settings differ from the loaded ones, the read is redone.
+    """
+    from keyform.config import find_root
+    from keyform.config.peek import peek_provider
+    from keyform.model import PluginConfig
+    from keyform.providers.registry import load_provider
+
+    peeked = peek_provider(find_root(options.config, options.directory), os.environ)
+    if peeked is None or not isinstance(peeked.get("type"), str):
+        workspace = load(options)
+        return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    settings = PluginConfig(peeked["type"], {key: value for key, value in peeked.items() if key != "type"})
+    try:
+        provider = load_provider(settings)
+    except KeyformError:
+        workspace = load(options)  # reports the problem with its position
+        return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyform-prefetch")
+    try:
+        reading = pool.submit(provider.read)
+        workspace = load(options)
+        loaded = workspace.state.provider
+        same = loaded.type == settings.type and dict(loaded.options) == dict(settings.options)
+        live = reading.result() if same else None
+        result = make_plan(workspace.state, provider, targets=targets, replace=replace, live=live)
+        identity = provider.identity()
+        check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
+        return workspace, result
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        provider.close()
 
 
 def render(plan: Plan, output_format: str, *, checked: Collection[str] = ()) -> str:

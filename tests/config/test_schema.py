@@ -224,3 +224,22 @@ def test_a_missing_required_key_is_reported_at_its_mapping(project):
         "keyform.yaml:2:1: missing required key 'provider'",
     ]
     assert Location("keyform.yaml", 2, 1)
+
+
+def test_fast_and_full_validators_agree_on_valid_and_invalid_documents():
+    """The fast path may only skip the full validator when the full validator would find nothing."""
+    from keyform.config.schema import _fast_validators, _validators, schema_document
+
+    good = {"version": 1, "provider": {"type": "keyform", "url": "${env:U}", "token": "${env:T}"}}
+    bad = [
+        {**good, "credentials": {"c": {"permisions": {}}}},
+        {**good, "version": 2},
+        {**good, "users": {"not-an-email": {"first_name": "a", "last_name": "b"}}},
+        {**good, "roles": {"r": {"permissions": {"employees": ["delete"]}}}},
+    ]
+    (fast, _), (full, _) = _fast_validators(), _validators()
+    assert fast.is_valid(good) and not list(full.iter_errors(good))
+    for document in bad:
+        assert not fast.is_valid(document)
+        assert list(full.iter_errors(document))
+    assert schema_document()["$schema"].endswith("2020-12/schema")

@@ -48,8 +48,7 @@ def plan(
     from keyform import engine
 
     options = _options()
-    workspace = engine.load(options)
-    result = engine.plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    _, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     options.echo(engine.render(result.plan, output_format, checked=result.checked))
     if out is not None:
         engine.save_plan(result.plan, out)

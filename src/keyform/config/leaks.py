@@ -13,7 +13,7 @@ from typing import Any
 
 from keyform.config.document import DataPath, Document
 from keyform.config.envref import PLUGIN_SECTIONS
-from keyform.errors import Location, Problem
+from keyform.errors import Problem
 
 SECRET_LIKE = re.compile(r"(?<![A-Za-z0-9_-])(kf[kst])_[A-Za-z0-9_-]{20,}")
 
@@ -21,7 +21,10 @@ SECRET_LIKE = re.compile(r"(?<![A-Za-z0-9_-])(kf[kst])_[A-Za-z0-9_-]{20,}")
 def find_leaks(document: Document) -> list[Problem]:
     """Every secret-looking string (key or value) and every misplaced `${env:...}` in a file."""
     problems = []
-    for at, path, text in _strings(document, document.data, ()):
+    for where, path, text in _strings(document.data, ()):
+        if "kf" not in text and "${env:" not in text:  # the common case, decided without a regex
+            continue
+        at = document.key_location(where[0]) if where[1] else document.value_location(where[0])
         match = SECRET_LIKE.search(text)
         if match:
             problems.append(
@@ -45,13 +48,14 @@ def find_leaks(document: Document) -> list[Problem]:
 _PLUGIN_PATHS = {(section,) for section in PLUGIN_SECTIONS}
 
 
-def _strings(document: Document, value: Any, path: DataPath) -> Iterator[tuple[Location, DataPath, str]]:
+def _strings(value: Any, path: DataPath) -> Iterator[tuple[tuple[DataPath, bool], DataPath, str]]:
+    """Every string with ((its path, whether it is a key), its container's path, the text)."""
     if isinstance(value, str):
-        yield document.value_location(path), path, value
+        yield (path, False), path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield document.key_location((*path, key)), path, key
-            yield from _strings(document, item, (*path, key))
+            yield ((*path, key), True), path, key
+            yield from _strings(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(document, item, (*path, index))
+            yield from _strings(item, (*path, index))

@@ -8,6 +8,7 @@ from importlib.resources import files
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.hints import did_you_mean, one_of, quote
@@ -66,8 +67,22 @@ def _validators() -> tuple[jsonschema.Draft202012Validator, jsonschema.Draft2020
     return jsonschema.Draft202012Validator(schema), jsonschema.Draft202012Validator(included)
 
 
+@functools.cache
+def _fast_validators() -> tuple[Any, Any]:
+    """Compiled (Rust) validators of the same schemas: a yes/no answer ~100x faster."""
+    root, included = _validators()
+    return jsonschema_rs.validator_for(root.schema), jsonschema_rs.validator_for(included.schema)
+
+
 def validate_document(document: Document) -> list[Problem]:
-    """Every schema violation of one file (the root schema, or the included-file schema)."""
+    """Every schema violation of one file (the root schema, or the included-file schema).
+
+    A valid file (the usual case) is confirmed by jsonschema-rs alone; only an invalid one is
+    walked by jsonschema, whose errors carry what the messages need.
+    """
+    fast = _fast_validators()[0 if document.is_root else 1]
+    if fast.is_valid(document.data):
+        return []
     root, included = _validators()
     validator = root if document.is_root else included
     problems: dict[Problem, None] = {}

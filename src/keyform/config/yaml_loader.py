@@ -135,6 +135,7 @@ class _EventBuilder:
         self.display = document.display
         self.problems: list[Problem] = []
         self._constructor = yaml.SafeLoader("")
+        self._tags: dict[tuple[str, Any], str] = {}  # implicit tag resolution is a regex walk: once per value
 
     def at(self, mark: yaml.Mark) -> Location:
         return Location(self.display, mark.line + 1, mark.column + 1)
@@ -240,7 +241,11 @@ class _EventBuilder:
 
     def tag_of(self, event: yaml.ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":
-            return self._constructor.resolve(yaml.ScalarNode, event.value, event.implicit)
+            cache_key = (event.value, event.implicit)
+            tag = self._tags.get(cache_key)
+            if tag is None:
+                tag = self._tags[cache_key] = self._constructor.resolve(yaml.ScalarNode, event.value, event.implicit)
+            return tag
         return event.tag
 
     def scalar(self, event: yaml.ScalarEvent) -> Any:

@@ -34,11 +34,12 @@ def make_plan(
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
     now: datetime | None = None,
+    live: Mapping[str, LiveResource] | None = None,
 ) -> PlanResult:
-    """Read the live state once and build the Plan that brings it to the desired state."""
+    """Read the live state once (unless given, already read) and build the Plan to the desired state."""
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
-    live = provider.read()
+    live = provider.read() if live is None else live
     result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
     book = RoleBook(
         before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
