@@ -194,3 +194,46 @@ def test_replayed_create_without_secret_is_healed_with_a_fresh_secret():
         "DELETE /v1/credentials/cred_1/secrets/sec_lost",
         "GET /v1/credentials/cred_1",
     ]
+
+
+AFTER_CRED = {"integration": "", "enabled": True, "roles": [], "permissions": {}, "attributes": []}
+
+
+@responses.activate
+def test_create_meeting_its_own_late_request_takes_over_with_a_fresh_secret():
+    """A create from an interrupted apply landed late: the resource is keyform's, its secret nobody's."""
+    responses.post(f"{URL}/v1/credentials", status=409, json={"code": "conflict", "message": "exists"})
+    late = {"id": "cred_9", "name": "c", "client_id": "kfc_9", "managed_by": "keyform", "etag": '"1"', **AFTER_CRED}
+    late["secrets"] = [{"id": "sec_unseen", "created_at": T0}]
+    responses.get(
+        f"{URL}/v1/credentials",
+        json={"items": [late], "next_cursor": None},
+        match=[responses.matchers.query_param_matcher({"name": "c"})],
+    )
+    responses.post(
+        f"{URL}/v1/credentials/cred_9/secrets",
+        status=201,
+        json={"id": "sec_new", "created_at": T0, "client_secret": "kfs_" + "z" * 40},
+    )
+    responses.delete(f"{URL}/v1/credentials/cred_9/secrets/sec_unseen", status=204)
+    responses.get(f"{URL}/v1/credentials/cred_9", json={**late, "etag": '"3"'})
+    outcome = provider().apply(Change(Action.CREATE, "credentials/c", after=AFTER_CRED))
+    assert outcome.secret.fields == {"client_id": "kfc_9", "client_secret": "kfs_" + "z" * 40}
+    assert "DELETE" in [c.request.method for c in responses.calls]
+
+
+@responses.activate
+def test_create_meeting_someone_elses_resource_is_stale():
+    responses.post(f"{URL}/v1/credentials", status=409, json={"code": "conflict", "message": "exists"})
+    theirs = {
+        "id": "cred_9",
+        "name": "c",
+        "client_id": "kfc_9",
+        "managed_by": None,
+        "etag": '"1"',
+        "secrets": [],
+        **AFTER_CRED,
+    }
+    responses.get(f"{URL}/v1/credentials", json={"items": [theirs], "next_cursor": None})
+    with pytest.raises(StaleChangeError, match="credentials/c: it was created outside this plan"):
+        provider().apply(Change(Action.CREATE, "credentials/c", after=AFTER_CRED))

@@ -7,6 +7,7 @@ so `keyform --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,11 @@ class GlobalOptions:
     config: Path | None = None
     directory: Path | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    color: bool | None = None  # None: colour on a terminal only; False: never (--no-color, NO_COLOR)
 
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
         """Print through the run's redactor: the only way commands print."""
-        click.echo(self.redactor.redact(text), err=err, nl=nl)
+        click.echo(self.redactor.redact(text), err=err, nl=nl, color=self.color)
 
 
 class KeyformGroup(click.Group):
@@ -53,12 +55,19 @@ class KeyformGroup(click.Group):
     "--log-format", type=click.Choice(["text", "json"]), default="text", help="Log lines on stderr as text or JSON."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log requests and retries (info level).")
+@click.option("--no-color", is_flag=True, help="No colours, even on a terminal (also: NO_COLOR=1).")
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, directory: Path | None, log_format: str, verbose: bool) -> None:
-    """keyform: API credentials as code (users, roles, API keys and client credentials)."""
+def main(
+    ctx: click.Context, config: Path | None, directory: Path | None, log_format: str, verbose: bool, no_color: bool
+) -> None:
+    """keyform: API credentials as code (users, roles, API keys and client credentials).
+
+    Shell completion: eval "$(_KEYFORM_COMPLETE=bash_source keyform)" (zsh_source, fish_source).
+    """
     from keyform.logs import configure_logging
 
-    ctx.obj = GlobalOptions(config=config, directory=directory)
+    plain = no_color or bool(os.environ.get("NO_COLOR"))
+    ctx.obj = GlobalOptions(config=config, directory=directory, color=False if plain else None)
     configure_logging(ctx.obj.redactor, log_format=log_format, verbose=verbose)
 
 

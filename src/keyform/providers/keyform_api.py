@@ -327,6 +327,33 @@ class KeyformProvider(Provider):
         secret = GeneratedSecret(what, "client_credentials", fields, created["id"], parse_time(created["created_at"]))
         return ApplyOutcome(secret=secret, etag=credential["etag"])
 
+    def _take_over(self, change: Change) -> ApplyOutcome:
+        """A create found the resource already there. Marked as keyform's, it can only be a late request
+        of an earlier, interrupted apply (applies hold a lock): finish it, with a fresh secret nobody lost.
+        Otherwise it was created outside this plan: stale."""
+        collection = COLLECTIONS[change.kind]
+        query = {"email": change.name} if change.kind == "users" else {"name": change.name}
+        items = self.client.request("GET", collection, what=change.address, params=query).json()["items"]
+        if not items or items[0].get("managed_by") != MANAGED_BY:
+            raise StaleChangeError(change.address, "it was created outside this plan")
+        item, after = items[0], dict(change.after or {})
+        path = f"{collection}/{item['id']}"
+        mapping = {"roles": role_attributes, "users": user_attributes, "credentials": credential_attributes}
+        current = mapping[change.kind](item)
+        fields = [k for k, v in after.items() if k != "api_key_enabled" and current.get(k) != v]
+        if fields:
+            self.client.request("PATCH", path, what=change.address, json={k: after[k] for k in fields})
+        if change.kind == "credentials":
+            stale = [secret["id"] for secret in item.get("secrets") or ()]
+            heal = Change(Action.ROTATE, change.address, id=item["id"], details={"old_secrets": stale})
+            return self._reissue_credential(heal, path)
+        if change.kind == "users" and after.get("api_key_enabled") is not None:
+            outcome = self._new_api_key(change, item["id"], None, retiring=None)
+            if after["api_key_enabled"] is False:
+                self.client.request("PATCH", f"{path}/api-key", what=change.address, json={"enabled": False})
+            return outcome
+        return ApplyOutcome(etag=self._etag(path, change.address))
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _new_api_key(self, change: Change, user_id: str | None, etag: str | None, retiring: str | None) -> ApplyOutcome:
@@ -369,7 +396,7 @@ class KeyformProvider(Provider):
         """Decide what an error means: 412/404/409 are staleness, unless the resource already is as desired
         (a retried write whose first answer was lost); anything else is re-raised."""
         if change.action == Action.CREATE and error.status == 409:
-            raise StaleChangeError(change.address, "it was created outside this plan") from None
+            return self._take_over(change)
         if error.status == 404 and change.id:
             raise StaleChangeError(change.address, "it was deleted outside this plan") from None
         if error.status != 412 or (not change.id and change.kind != "organization"):

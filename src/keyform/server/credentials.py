@@ -73,7 +73,8 @@ def _new_secret(ctx: Context, credential_id: str) -> tuple[dict[str, Any], str]:
 
 def list_credentials(ctx: Context) -> Response:
     after, limit = page_params(ctx.request)
-    rows = ctx.tx.page("credentials", after=after, limit=limit + 1)
+    name = ctx.request.param("name")
+    rows = ctx.tx.page("credentials", after=after, limit=limit + 1, equal=("name", name) if name else None)
     ids = [row["id"] for row in rows[:limit]]
     roles, secrets = ctx.tx.roles_of("credentials", ids), ctx.tx.secrets_of(ids)
     items = [render(r, [x["name"] for x in roles[r["id"]]], secrets[r["id"]]) for r in rows[:limit]]

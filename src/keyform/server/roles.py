@@ -37,7 +37,8 @@ def _normalise(body: dict[str, Any]) -> dict[str, Any]:
 
 def list_roles(ctx: Context) -> Response:
     after, limit = page_params(ctx.request)
-    rows = ctx.tx.page("roles", after=after, limit=limit + 1)
+    name = ctx.request.param("name")
+    rows = ctx.tx.page("roles", after=after, limit=limit + 1, equal=("name", name) if name else None)
     return Response(200, page_body(rows, limit, [render(row) for row in rows]))
 
 

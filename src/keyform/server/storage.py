@@ -176,11 +176,12 @@ class Transaction:
     def delete(self, table: str, resource_id: str) -> None:
         self._conn.execute(f"DELETE FROM {_table(table)} WHERE id = ?", (resource_id,))
 
-    def page(self, table: str, *, after: int, limit: int, email_lower: str | None = None) -> list[dict[str, Any]]:
-        """Rows in creation order after sequence number `after` (one query)."""
+    def page(self, table: str, *, after: int, limit: int, equal: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        """Rows in creation order after sequence number `after` (one query); `equal`: (column, value) filter."""
         where, params = "seq > ?", [after]
-        if email_lower is not None:
-            where, params = where + " AND email_lower = ?", [*params, email_lower]
+        if equal is not None:
+            column = {"email_lower": "email_lower", "name": "name"}[equal[0]]  # never an arbitrary column
+            where, params = where + f" AND {column} = ?", [*params, equal[1]]
         sql = f"SELECT * FROM {_table(table)} WHERE {where} ORDER BY seq LIMIT ?"
         return self._all(table, sql, [*params, limit])
 

@@ -83,7 +83,7 @@ def _guard_last_owner(ctx: Context, row: dict[str, Any], what: str) -> None:
 def list_users(ctx: Context) -> Response:
     after, limit = page_params(ctx.request)
     email = ctx.request.param("email")
-    rows = ctx.tx.page("users", after=after, limit=limit + 1, email_lower=email.lower() if email else None)
+    rows = ctx.tx.page("users", after=after, limit=limit + 1, equal=("email_lower", email.lower()) if email else None)
     ids = [row["id"] for row in rows[:limit]]
     roles, keys = ctx.tx.roles_of("users", ids), ctx.tx.api_keys_for(ids)
     items = [render(r, [x["name"] for x in roles[r["id"]]], keys.get(r["id"])) for r in rows[:limit]]
