@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from keyform.errors import Location
@@ -163,6 +164,14 @@ class DesiredState:
 
     def resources(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every declared resource as (address, canonical attributes), in a stable order."""
+        yield from self.resource_map.items()
+
+    @cached_property
+    def resource_map(self) -> dict[str, dict[str, Any]]:
+        """Address -> canonical attributes of every declared resource (built once per state)."""
+        return dict(self._build_resources())
+
+    def _build_resources(self) -> Iterator[tuple[str, dict[str, Any]]]:
         organization = self.organization.attributes_dict()
         if organization:
             yield "organization", organization

@@ -56,7 +56,7 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    checked = {address for address, _ in state.resources()} | {a for a, r in live.items() if r.managed and "/" in a}
+    checked = set(state.resource_map) | {a for a, r in live.items() if r.managed and "/" in a}
     if targets:
         checked &= set(targets)
     return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live, frozenset(checked))
@@ -67,7 +67,7 @@ def _mark_new_secret(change: Change) -> Change:
 
 
 def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:
-    declared = {address for address, _ in state.resources()}
+    declared = state.resource_map
     for address in targets:
         if address not in declared and "/" not in address:
             raise KeyformError(f"--target {address}: not an address (use KIND/NAME, e.g. users/a@b.example)")

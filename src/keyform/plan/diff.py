@@ -35,7 +35,7 @@ def diff(
     secret, for resources whose secret an interrupted apply may not have delivered.
     """
     specs = {spec.kind: spec for spec in kinds}
-    desired = dict(state.resources())
+    desired = state.resource_map
     changes: list[Change] = []
     for address, wanted in desired.items():
         spec = specs.get(address.split("/", 1)[0])
