@@ -98,3 +98,27 @@ def test_junit_has_one_case_per_resource_failing_only_for_drift():
     assert failure.text.splitlines() == ["enabled: true -> false", "breaking: deletes credentials/old"]
     assert list(cases["roles/reader"]) == []
     assert cases["users/manual@x.example"].find("skipped") is not None
+
+
+def test_markdown_of_a_huge_plan_fits_a_pull_request_comment_and_says_what_was_cut():
+    from keyform.plan.render_markdown import COMMENT_LIMIT
+
+    changes = [
+        Change(
+            Action.CREATE,
+            f"credentials/c{i:04}",
+            after={"integration": "x" * 40, "permissions": {"employees": ["read"]}},
+        )
+        for i in range(3000)
+    ]
+    changes[0] = changes[0].with_risks((ESCALATE,))
+    text = render_markdown(Plan.from_changes(changes))
+    assert len(text) < COMMENT_LIMIT
+    assert text.index("**Plan: 3000 to create") < text.index("#### Who gains access") < text.index("<details>")
+    shown = text.count("(create)")
+    assert 100 < shown < 3000
+    assert text.count("<details>") == text.count("</details>")
+    assert f"_Truncated: {3000 - shown} of 3000 changes are not shown" in text
+    assert "`keyform show PLANFILE`" in text
+    small = render_markdown(sample())
+    assert "Truncated" not in small

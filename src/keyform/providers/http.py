@@ -19,7 +19,7 @@ from urllib3.util.retry import Retry
 from keyform import __version__
 from keyform.errors import ProviderError
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
 class ApiResponseError(ProviderError):
