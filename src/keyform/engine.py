@@ -19,10 +19,11 @@ from keyform.errors import KeyformError
 from keyform.plan.build import PlanResult, make_plan
 from keyform.plan.plan import Plan
 from keyform.plan.safety import check_safety
+from keyform.progress import Progress, on_terminal
 from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
 if TYPE_CHECKING:
-    from keyform.apply import ApplyExecutor, ApplyReport, ChangeResult
+    from keyform.apply import ApplyExecutor, ApplyReport
     from keyform.cli import GlobalOptions
     from keyform.journal import Journal
 
@@ -183,15 +184,16 @@ def run_apply(
                 _confirm(options)
         sink = workspace.sink()
         if dry_run:
-            report = DryRunExecutor(progress=lambda r: _progress(options, r)).execute(the_plan)
+            report = DryRunExecutor(progress=Progress(options, len(the_plan.changes), bar=False)).execute(the_plan)
         else:
+            progress = Progress(options, len(the_plan.changes), bar=on_terminal())
             journal.open()
             executor = ApplyExecutor(
                 provider,
                 sink,
                 options.redactor,
                 concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
-                progress=lambda r: _progress(options, r),
+                progress=progress,
                 emergency_dir=workspace.base_dir,
                 journal=journal,
             )
@@ -199,6 +201,7 @@ def run_apply(
                 with _stop_on_signals(executor, options):
                     report = executor.execute(the_plan)
             finally:
+                progress.close()
                 journal.close()
     options.echo(format_report(report, sink.describe()))
     if not report.ok:
@@ -256,12 +259,6 @@ def _confirm(options: GlobalOptions) -> None:
     answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
     if answer.strip() != "yes":
         raise KeyformError("apply cancelled: nothing was changed")
-
-
-def _progress(options: GlobalOptions, result: ChangeResult) -> None:
-    note = f": {result.message}" if result.message else ""
-    secret = " (new secret delivered)" if result.secret_delivered else ""
-    options.echo(f"  {result.status:>7}  {result.change.action.value} {result.change.address}{secret}{note}")
 
 
 def format_report(report: ApplyReport, sink: str) -> str:
