@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from keyform.errors import ProviderError, SecretSinkError
 from keyform.model import DesiredState
-from keyform.providers.http import RETRY_STATUSES, sanitize_url
+from keyform.providers.http import retrying_session, sanitize_url
 from keyform.secrets.base import SecretSink
 from keyform.secrets.redaction import Redactor
 
@@ -235,18 +233,7 @@ class _Api:
         self.url = url.rstrip("/")
         self.timeout = (min(timeout, 10.0), timeout)
         self._owned = session is None
-        self.session = session or requests.Session()
-        retry = Retry(
-            total=3,
-            backoff_factor=0.2,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=None,
-            raise_on_status=False,
-            respect_retry_after_header=True,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = retrying_session(retries=3, session=session)
 
     def whoami(self, address: str, entry: Mapping[str, Any], redactor: Redactor) -> tuple[int, str, dict[str, Any]]:
         """(status, error code, whoami body) for the entry's secret."""

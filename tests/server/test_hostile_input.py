@@ -55,7 +55,7 @@ def server(tmp_path_factory):
         yield running.url, session
 
 
-def check(response: requests.Response) -> None:
+def assert_clean_answer(response: requests.Response) -> None:
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         body = response.json()
@@ -67,7 +67,7 @@ def check(response: requests.Response) -> None:
 def test_random_json_bodies_get_a_clean_answer(server, endpoint, body):
     url, session = server
     method, path = endpoint
-    check(
+    assert_clean_answer(
         session.request(
             method, url + path, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=10
         )
@@ -78,7 +78,9 @@ def test_random_json_bodies_get_a_clean_answer(server, endpoint, body):
 @given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_arbitrary_bytes_as_body_get_a_clean_answer(server, raw):
     url, session = server
-    check(session.post(url + "/v1/credentials", data=raw, headers={"Content-Type": "application/json"}, timeout=10))
+    assert_clean_answer(
+        session.post(url + "/v1/credentials", data=raw, headers={"Content-Type": "application/json"}, timeout=10)
+    )
 
 
 def test_deeply_nested_body_is_refused_cleanly(server):

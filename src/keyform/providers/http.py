@@ -40,30 +40,38 @@ def sanitize_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def retrying_session(
+    *, retries: int = 4, pool_size: int = 8, session: requests.Session | None = None
+) -> requests.Session:
+    """A keep-alive session that retries with exponential backoff and jitter, honouring Retry-After."""
+    session = session or requests.Session()
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=0.2,
+        backoff_jitter=0.2,
+        backoff_max=10,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class ApiClient:
     """JSON over HTTP against one base URL with one bearer token."""
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, retries: int = 4, pool_size: int = 8):
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(timeout, 10.0), timeout)
-        self.session = requests.Session()
+        self.session = retrying_session(retries=retries, pool_size=pool_size)
         self.session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": f"keyform/{__version__}"})
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            backoff_factor=0.2,
-            backoff_jitter=0.2,
-            backoff_max=10,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=None,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     def describe(self) -> str:
         return sanitize_url(self.base_url)

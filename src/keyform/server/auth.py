@@ -139,6 +139,17 @@ def require_owner(principal: Principal, action: str) -> None:
         raise forbidden(f"only an Account Owner may {action}")
 
 
+def scoped_values(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The body's `fields`, permissions and attributes normalised and checked against the catalog."""
+    values = {key: body[key] for key in fields if key in body}
+    if "permissions" in values:
+        values["permissions"] = canonical_permissions(values["permissions"])
+    if "attributes" in values:
+        values["attributes"] = sorted(set(values["attributes"]))
+    check_scopes(values.get("permissions", {}), values.get("attributes", []))
+    return values
+
+
 def check_scopes(permissions: dict[str, list[str]], attributes: list[str]) -> None:
     """422 unless every module and attribute is in the catalog and read-only modules stay read."""
     catalog = REFERENCE_CATALOG

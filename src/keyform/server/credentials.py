@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyform.model import canonical_permissions
-from keyform.server.auth import check_api_access, check_scopes, credential_principal, unauthorized
+from keyform.server.auth import check_api_access, credential_principal, scoped_values, unauthorized
 from keyform.server.context import Context, Route, created, diff, stamps
 from keyform.server.errors import conflict, not_found
 from keyform.server.tokens import (
@@ -48,16 +47,6 @@ def load(ctx: Context) -> dict[str, Any]:
     return row
 
 
-def _values(body: dict[str, Any]) -> dict[str, Any]:
-    values = {key: body[key] for key in FIELDS if key in body}
-    if "permissions" in values:
-        values["permissions"] = canonical_permissions(values["permissions"])
-    if "attributes" in values:
-        values["attributes"] = sorted(set(values["attributes"]))
-    check_scopes(values.get("permissions", {}), values.get("attributes", []))
-    return values
-
-
 def _unique_name(ctx: Context, name: str) -> None:
     if ctx.tx.find("credentials", "name", name):
         raise conflict(f"a credential named {name!r} already exists; choose another name")
@@ -82,7 +71,7 @@ def list_credentials(ctx: Context) -> Response:
 
 
 def create_credential(ctx: Context) -> Response:
-    values = {**DEFAULTS, **_values(ctx.body)}
+    values = {**DEFAULTS, **scoped_values(ctx.body, FIELDS)}
     _unique_name(ctx, values["name"])
     roles = resolve_roles(ctx, ctx.body.get("roles", []))
     row = {"id": new_id("cred"), **values, "client_id": new_client_id()}
@@ -105,7 +94,7 @@ def get_credential(ctx: Context) -> Response:
 def update_credential(ctx: Context) -> Response:
     row = load(ctx)
     check_if_match(ctx.request, etag_of(row))
-    values = _values(ctx.body)
+    values = scoped_values(ctx.body, FIELDS)
     changes = diff(row, values)
     current = [role["name"] for role in ctx.tx.roles_of("credentials", [row["id"]])[row["id"]]]
     if "roles" in ctx.body:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyform.model import canonical_permissions
-from keyform.server.auth import check_scopes
+from keyform.server.auth import scoped_values
 from keyform.server.context import Context, Route, created, diff, stamps
 from keyform.server.errors import conflict, invalid, not_found
 from keyform.server.tokens import new_id
@@ -25,16 +24,6 @@ def load(ctx: Context) -> dict[str, Any]:
     return row
 
 
-def _normalise(body: dict[str, Any]) -> dict[str, Any]:
-    values = {key: body[key] for key in FIELDS if key in body}
-    if "permissions" in values:
-        values["permissions"] = canonical_permissions(values["permissions"])
-    if "attributes" in values:
-        values["attributes"] = sorted(set(values["attributes"]))
-    check_scopes(values.get("permissions", {}), values.get("attributes", []))
-    return values
-
-
 def list_roles(ctx: Context) -> Response:
     after, limit = page_params(ctx.request)
     name = ctx.request.param("name")
@@ -44,7 +33,7 @@ def list_roles(ctx: Context) -> Response:
 
 def create_role(ctx: Context) -> Response:
     values = {"description": "", "permissions": {}, "attributes": [], "managed_by": None}
-    values.update(_normalise(ctx.body))
+    values.update(scoped_values(ctx.body, FIELDS))
     if ctx.tx.find("roles", "name", values["name"]):
         raise conflict(f"a role named {values['name']!r} already exists; choose another name")
     row = {"id": new_id("rol"), **values, "version": 1, "created_at": ctx.now, "updated_at": ctx.now}
@@ -61,7 +50,7 @@ def get_role(ctx: Context) -> Response:
 def update_role(ctx: Context) -> Response:
     row = load(ctx)
     check_if_match(ctx.request, etag_of(row))
-    values = _normalise(ctx.body)
+    values = scoped_values(ctx.body, FIELDS)
     if values.get("name", row["name"]) != row["name"]:
         raise invalid(f"role names can't change ({row['name']!r}); create a new role instead", 400)
     changes = diff(row, values)
