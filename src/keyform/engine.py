@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from keyform.apply import ApplyExecutor, ApplyReport
     from keyform.cli import GlobalOptions
     from keyform.journal import Journal
+    from keyform.providers.base import Provider
 
 
 def load(options: GlobalOptions) -> Workspace:
@@ -39,10 +40,14 @@ def plan(
 ) -> PlanResult:
     """Read live state, build the plan and refuse it if unsafe."""
     with workspace.provider() as provider:
-        result = make_plan(workspace.state, provider, targets=targets, replace=replace)
-        check_safety(
-            result.plan, result.live, workspace.state.safety, identity=provider.identity(), allow_unsafe=allow_unsafe
-        )
+        return _checked_plan(workspace, provider, allow_unsafe, targets=targets, replace=replace)
+
+
+def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, **planning: Any) -> PlanResult:
+    """make_plan, then the safety checks (which need the identity the read found): the one way a plan is made."""
+    result = make_plan(workspace.state, provider, **planning)
+    identity = provider.identity()
+    check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
     return result
 
 
@@ -80,10 +85,7 @@ def load_and_plan(
         loaded = workspace.state.provider
         same = loaded.type == settings.type and dict(loaded.options) == dict(settings.options)
         live = reading.result() if same else None
-        result = make_plan(workspace.state, provider, targets=targets, replace=replace, live=live)
-        identity = provider.identity()
-        check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
-        return workspace, result
+        return workspace, _checked_plan(workspace, provider, allow_unsafe, targets=targets, replace=replace, live=live)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         provider.close()
@@ -167,15 +169,8 @@ def run_apply(
                 options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
             options.echo(render(the_plan, "text"))
         else:
-            result = make_plan(workspace.state, provider, targets=targets, replace=replace, reissue=reissue)
-            check_safety(
-                result.plan,
-                result.live,
-                workspace.state.safety,
-                identity=provider.identity(),
-                allow_unsafe=allow_unsafe,
-            )
-            the_plan = result.plan
+            planning = {"targets": targets, "replace": replace, "reissue": reissue}
+            the_plan = _checked_plan(workspace, provider, allow_unsafe, **planning).plan
             if show_plan:
                 options.echo(render(the_plan, "text"))
             if the_plan.empty:
@@ -219,15 +214,11 @@ def recover(journal: Journal, workspace: Workspace, options: GlobalOptions) -> s
         + ", ".join(f"{r.get('action')} {r.get('address')}" for r in in_flight),
         err=True,
     )
-    state = workspace.state
-    addresses = set()
-    for record in in_flight:
-        kind, _, name = str(record.get("address", "")).partition("/")
-        if not record.get("secret"):
-            continue
-        user = state.users.get(name) if kind == "users" else None
-        if (kind == "credentials" and name in state.credentials) or (user and user.api_key and user.api_key.enabled):
-            addresses.add(f"{kind}/{name}")
+    addresses = {
+        str(record.get("address"))
+        for record in in_flight
+        if record.get("secret") and workspace.state.has_secret(str(record.get("address", "")))
+    }
     if addresses:
         options.echo(f"Issuing fresh secrets for {', '.join(sorted(addresses))} so none is lost.", err=True)
     return addresses

@@ -166,6 +166,14 @@ class DesiredState:
         """Every declared resource as (address, canonical attributes), in a stable order."""
         yield from self.resource_map.items()
 
+    def has_secret(self, address: str) -> bool:
+        """Whether keyform manages a secret at `address`: a declared credential, or a user with an enabled api_key."""
+        kind, _, name = address.partition("/")
+        if kind == "credentials":
+            return name in self.credentials
+        user = self.users.get(name) if kind == "users" else None
+        return user is not None and user.api_key is not None and user.api_key.enabled
+
     @cached_property
     def resource_map(self) -> dict[str, dict[str, Any]]:
         """Address -> canonical attributes of every declared resource (built once per state)."""

@@ -15,6 +15,15 @@ from keyform.providers.http import ApiClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OWNER = "owner@acme.example"
+EXAMPLE_SECRETS = [  # the example's resources that get a secret: its credentials and users with an api_key
+    "credentials/bi-reporting",
+    "credentials/legacy-export",
+    "credentials/payroll-sync",
+    "credentials/shift-planner",
+    "users/data.manager@acme.example",
+    "users/hanna.schmidt@acme.example",
+    "users/tom.becker@acme.example",
+]
 
 
 @dataclass

@@ -8,6 +8,8 @@ import stat
 
 import yaml
 
+from tests.e2e.conftest import EXAMPLE_SECRETS
+
 
 def test_apply_example_from_empty_org_then_plan_shows_no_changes(org):
     first = org.keyform("plan", "--detailed-exitcode")
@@ -19,15 +21,7 @@ def test_apply_example_from_empty_org_then_plan_shows_no_changes(org):
     assert applied.exit_code == 0, applied.output
     assert "Apply complete:" in applied.stdout and "0 failed" in applied.stdout
     secrets = org.secrets()
-    assert sorted(secrets) == [
-        "credentials/bi-reporting",
-        "credentials/legacy-export",
-        "credentials/payroll-sync",
-        "credentials/shift-planner",
-        "users/data.manager@acme.example",
-        "users/hanna.schmidt@acme.example",
-        "users/tom.becker@acme.example",
-    ]
+    assert sorted(secrets) == EXAMPLE_SECRETS
     assert stat.S_IMODE(os.stat(org.secrets_file).st_mode) == 0o600
     again = org.keyform("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.output

@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
+from tests.e2e.conftest import EXAMPLE_SECRETS
+
 SCHEMA = Path(__file__).resolve().parents[2] / "src" / "keyform" / "schemas" / "keyform.schema.json"
-ADDRESSES = [
-    "credentials/bi-reporting",
-    "credentials/legacy-export",
-    "credentials/payroll-sync",
-    "credentials/shift-planner",
-    "users/data.manager@acme.example",
-    "users/hanna.schmidt@acme.example",
-    "users/tom.becker@acme.example",
-]
+ADDRESSES = EXAMPLE_SECRETS
 
 
 def findings(result):

@@ -72,11 +72,7 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
         if address not in declared and "/" not in address:
             raise KeyformError(f"--target {address}: not an address (use KIND/NAME, e.g. users/a@b.example)")
     for address in replace:
-        kind, _, name = address.partition("/")
-        if kind == "credentials" and name in state.credentials:
-            continue
-        user = state.users.get(name) if kind == "users" else None
-        if user is not None and user.api_key is not None and user.api_key.enabled:
+        if state.has_secret(address):
             continue
         raise KeyformError(
             f"--replace {address}: only a declared credential or a user with an enabled api_key has a secret to replace"

@@ -70,6 +70,11 @@ def credential_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _live(address: str, attributes: dict[str, Any], item: Mapping[str, Any], secrets: tuple = ()) -> LiveResource:
+    """A live resource from one API item (id, etag, keyform's ownership marker)."""
+    return LiveResource(address, attributes, item["id"], item["etag"], item.get("managed_by") == MANAGED_BY, secrets)
+
+
 class KeyformProvider(Provider):
     """Reads with one paginated listing per kind (concurrently) and applies one change per call."""
 
@@ -170,13 +175,7 @@ class KeyformProvider(Provider):
 
     def _read_roles(self) -> list[LiveResource]:
         return [
-            LiveResource(
-                f"roles/{item['name']}",
-                role_attributes(item),
-                item["id"],
-                item["etag"],
-                item.get("managed_by") == MANAGED_BY,
-            )
+            _live(f"roles/{item['name']}", role_attributes(item), item)
             for item in self.client.paginate("/v1/roles", what="roles", page_size=self.page_size)
         ]
 
@@ -186,16 +185,7 @@ class KeyformProvider(Provider):
             key = item.get("api_key")
             secrets = (SecretInfo(key["id"], parse_time(key["created_at"])),) if key else ()
             address = f"users/{item['email'].lower()}"
-            resources.append(
-                LiveResource(
-                    address,
-                    user_attributes(item),
-                    item["id"],
-                    item["etag"],
-                    item.get("managed_by") == MANAGED_BY,
-                    secrets,
-                )
-            )
+            resources.append(_live(address, user_attributes(item), item, secrets))
         return resources
 
     def _read_credentials(self) -> list[LiveResource]:
@@ -208,16 +198,7 @@ class KeyformProvider(Provider):
                 )
             )
             address = f"credentials/{item['name']}"
-            resources.append(
-                LiveResource(
-                    address,
-                    credential_attributes(item),
-                    item["id"],
-                    item["etag"],
-                    item.get("managed_by") == MANAGED_BY,
-                    secrets,
-                )
-            )
+            resources.append(_live(address, credential_attributes(item), item, secrets))
         return resources
 
     # -- apply ----------------------------------------------------------------------------------
