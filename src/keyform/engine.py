@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -29,8 +30,40 @@ if TYPE_CHECKING:
     from keyform.providers.base import Provider
 
 
+@contextmanager
+def _bulk_work() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading and planning, then freeze what they built.
+
+    Both build hundreds of thousands of objects without cycles; the collector would rescan them
+    again and again for nothing (a third of the CPU of a 10,000-user plan). Frozen, they are also
+    skipped by the collections that run during apply. Reference counting still frees garbage.
+    """
+    if not gc.isenabled():  # already inside
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+@contextmanager
+def _prompt_thread_switches() -> Iterator[None]:
+    """While the live read overlaps loading: let the reading thread take each response as it
+    arrives, instead of waiting up to 5 ms (Python's default switch interval) for the loader."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def load(options: GlobalOptions) -> Workspace:
-    workspace = open_workspace(options.config, options.directory)
+    with _bulk_work():
+        workspace = open_workspace(options.config, options.directory)
     register_config_secrets(workspace.state, options.redactor)
     return workspace
 
@@ -45,7 +78,8 @@ def plan(
 
 def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, **planning: Any) -> PlanResult:
     """make_plan, then the safety checks (which need the identity the read found): the one way a plan is made."""
-    result = make_plan(workspace.state, provider, **planning)
+    with _bulk_work():
+        result = make_plan(workspace.state, provider, **planning)
     identity = provider.identity()
     check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
     return result
@@ -80,12 +114,14 @@ def load_and_plan(
         return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyform-prefetch")
     try:
-        reading = pool.submit(provider.read)
-        workspace = load(options)
-        loaded = workspace.state.provider
-        same = loaded.type == settings.type and dict(loaded.options) == dict(settings.options)
-        live = reading.result() if same else None
-        return workspace, _checked_plan(workspace, provider, allow_unsafe, targets=targets, replace=replace, live=live)
+        with _bulk_work(), _prompt_thread_switches():
+            reading = pool.submit(provider.read)
+            workspace = load(options)
+            loaded = workspace.state.provider
+            same = loaded.type == settings.type and dict(loaded.options) == dict(settings.options)
+            live = reading.result() if same else None
+            result = _checked_plan(workspace, provider, allow_unsafe, targets=targets, replace=replace, live=live)
+            return workspace, result
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         provider.close()

@@ -131,3 +131,29 @@ def test_is_secret_key():
 def test_reference_errors_accepts_several_good_references():
     assert reference_errors("${env:A}-${env:B_2}") == []
     assert reference_errors("no references") == []
+
+
+def test_a_secret_spelled_with_yaml_escapes_is_still_refused(project):
+    # "\x6b" is "k": the file's text never shows the prefix, the loaded string does.
+    project.write_root('roles:\n  r:\n    description: "\\x6bfk_AbCdEfGhIjKlMnOpQrStUvWxYz012345"\n')
+    errors = project.errors()
+    assert len(errors) == 1
+    assert errors[0].startswith("keyform.yaml:8:18: this looks like a keyform secret (kfk_...)")
+
+
+def test_prefixes_and_references_in_comments_are_not_findings(project):
+    project.write_root(
+        """\
+        # rotate kfk_AbCdEfGhIjKlMnOpQrStUvWxYz012345 first; the token comes from ${env:KEYFORM_TOKEN}
+        roles:
+          r: {description: plain}
+        """
+    )
+    assert project.load().roles["r"].description == "plain"
+
+
+def test_a_reference_outside_provider_is_found_beside_allowed_ones_in_a_flow_mapping(project):
+    project.write_root("roles: {r: {description: '${env:LAST}'}}\n")
+    assert project.errors() == [
+        "keyform.yaml:6:26: ${env:...} references are allowed only under provider: and secrets:"
+    ]

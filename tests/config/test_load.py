@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyform.config import find_root, load_desired_state
-from keyform.errors import ConfigError
+from keyform.errors import ConfigError, Location
 from keyform.model import DesiredState
 from tests.config.helpers import ENV, HEADER
 
@@ -62,6 +62,28 @@ def test_problems_are_sorted_by_file_then_position_and_each_place_reported_once(
         " it, and rotate it if the file was shared)",
         "b.yaml:3:7: unknown key 'permisions' in roles.q (did you mean 'permissions'?)",
     ]
+
+
+def test_a_valid_state_is_parsed_once_and_positions_are_read_only_for_a_problem(project, monkeypatch):
+    from keyform.config import yaml_loader
+
+    positioned = []
+    full_pass = yaml_loader.positions
+    monkeypatch.setattr(
+        yaml_loader, "positions", lambda text, display: positioned.append(display) or full_pass(text, display)
+    )
+    project.write_root("include: [more.yaml]\nroles:\n  r: {description: R}\n")
+    project.write("more.yaml", "users:\n  a@acme.example: {first_name: A, last_name: B, role: standard}\n")
+    state = project.load()
+    assert positioned == []
+    assert state.locations["users/a@acme.example"] == Location("more.yaml", 2, 3)
+    assert positioned == ["more.yaml"]  # asking for a location reads the positions of that file only
+    project.write("more.yaml", "users:\n  a@acme.example: {first_name: A, last_name: B, role: nope}\n")
+    positioned.clear()
+    assert project.errors() == [
+        "more.yaml:2:55: users.a@acme.example.role: must be account_owner, account_admin or standard, not 'nope'"
+    ]
+    assert positioned == ["more.yaml"]
 
 
 # -- property: whatever the input, loading ends in a DesiredState or a ConfigError ------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from keyform.config.document import Document
+from keyform.config.document import DataPath, Document
 from keyform.config.durations import parse_duration
 from keyform.config.merge import address
+from keyform.errors import Location
 from keyform.model import (
     ACCESS_LEVELS,
     ApiKey,
@@ -35,12 +36,10 @@ def build_state(
     data = merged.data
     secrets = dict(secrets or DEFAULT_SECRETS)
     secrets = {**SINK_DEFAULTS.get(secrets["type"], {}), **secrets}
-    locations = {}
-    if "organization" in data:
-        locations["organization"] = merged.key_location(("organization",))
+    paths: dict[str, DataPath] = {"organization": ("organization",)} if "organization" in data else {}
     for section in ("roles", "users", "credentials"):
         for name in data.get(section, {}):
-            locations[address(section, name)] = merged.key_location((section, name))
+            paths[address(section, name)] = (section, name)
     return DesiredState(
         provider=_plugin(provider, merged, "provider"),
         secrets=_plugin(secrets, merged, "secrets"),
@@ -49,13 +48,30 @@ def build_state(
         roles={name: _role(name, spec) for name, spec in data.get("roles", {}).items()},
         users={email.lower(): _user(email, spec) for email, spec in data.get("users", {}).items()},
         credentials={name: _credential(name, spec) for name, spec in data.get("credentials", {}).items()},
-        locations=locations,
+        locations=DefinedAt(merged, paths),
         root=str(root.resolve()),
     )
 
 
+class DefinedAt(Mapping[str, Location]):
+    """Address -> where the resource is defined, looked up when asked (positions cost a second parse)."""
+
+    def __init__(self, merged: Document, paths: dict[str, DataPath]):
+        self._merged = merged
+        self._paths = paths
+
+    def __getitem__(self, address: str) -> Location:
+        return self._merged.key_location(self._paths[address])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
 def _plugin(options: Mapping[str, Any], merged: Document, section: str) -> PluginConfig:
-    location = merged.keys.get((section,))
+    location = merged.key_location((section,)) if section in merged.data else None
     rest = {key: value for key, value in options.items() if key != "type"}
     return PluginConfig(type=options["type"], options=rest, location=location)
 

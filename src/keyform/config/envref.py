@@ -85,10 +85,9 @@ def _walk(
         return [_walk(item, (*path, index), document, environ, resolve, problems) for index, item in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
-    at = document.value_location(path)
     errors = reference_errors(value)
     for error in errors:
-        problems.append(Problem(at, f"{dotted(path)}: {error}"))
+        problems.append(Problem(document.value_location(path), f"{dotted(path)}: {error}"))
     if errors or not resolve:
         return value
 
@@ -97,7 +96,11 @@ def _walk(
         found = environ.get(name)
         if found is None or found == "":
             state = "not set" if found is None else "empty"
-            problems.append(Problem(at, f"environment variable {name} is {state} (used by {dotted(path)})"))
+            problems.append(
+                Problem(
+                    document.value_location(path), f"environment variable {name} is {state} (used by {dotted(path)})"
+                )
+            )
             return ""
         return found
 

@@ -51,12 +51,12 @@ def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path])
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern:
             continue  # the schema reports it
-        at = document.value_location(("include", index))
+        where = ("include", index)
         matches = _expand(path.parent, pattern)
         if not matches:
             tree.problems.append(
                 Problem(
-                    at,
+                    document.value_location(where),
                     f"include {quote(pattern)} matches no files"
                     f" (patterns are relative to the folder of {document.display})",
                 )
@@ -68,11 +68,12 @@ def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path])
             if target in chain:
                 cycle = [*chain[chain.index(target) :], target]
                 names = " -> ".join(display_path(item) for item in cycle)
-                tree.problems.append(Problem(at, f"include cycle: {names}"))
+                tree.problems.append(Problem(document.value_location(where), f"include cycle: {names}"))
                 continue
             if target in loaded:
                 continue
             if len(chain) >= MAX_INCLUDE_DEPTH:
+                at = document.value_location(where)
                 tree.problems.append(Problem(at, f"includes nested deeper than {MAX_INCLUDE_DEPTH} files"))
                 tree.complete = False
                 return

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from keyform.config.document import DataPath, Document
+from keyform.config.document import Document, MergedDocument
 from keyform.config.hints import printable
-from keyform.errors import Location, Problem
+from keyform.errors import Problem
 
 RESOURCE_SECTIONS = ("roles", "users", "credentials")
 MERGED_SECTIONS = (*RESOURCE_SECTIONS, "organization", "include")
@@ -15,56 +15,46 @@ def address(section: str, name: str) -> str:
     return f"{section}/{name.lower() if section == 'users' else name}"
 
 
-def merge(documents: list[Document]) -> tuple[Document, list[Problem]]:
+def merge(documents: list[Document]) -> tuple[MergedDocument, list[Problem]]:
     """One document holding the root's settings and every file's resources (first definition
     wins); a problem for each resource or `organization` defined twice."""
     root = documents[0]
-    merged = Document(path=root.path, display=root.display, data={}, is_root=True)
-    merged.values[()] = root.start()
+    merged = MergedDocument(path=root.path, display=root.display, data={}, is_root=True, origins={(): root})
     problems: list[Problem] = []
-    defined: dict[str, tuple[Location, str]] = {}  # address -> (where, name as written)
+    defined: dict[str, tuple[Document, str]] = {}  # address -> (the file that defined it, name as written)
     for document in documents:
         if not isinstance(document.data, dict):
             continue
-        accepted: set[DataPath] = set()
         if document.is_root:
             for key, value in document.data.items():
                 if key not in MERGED_SECTIONS:
                     merged.data[key] = value
-                    accepted.add((key,))
+                    merged.origins[(key,)] = document
         if "organization" in document.data:
-            at = document.key_location(("organization",))
             if "organization" in defined:
-                first = defined["organization"][0]
+                first = defined["organization"][0].key_location(("organization",))
+                at = document.key_location(("organization",))
                 problems.append(Problem(at, f"organization is already defined at {first}"))
             else:
-                defined["organization"] = (at, "organization")
+                defined["organization"] = (document, "organization")
                 merged.data["organization"] = document.data["organization"]
-                accepted.add(("organization",))
+                merged.origins[("organization",)] = document
         for section in RESOURCE_SECTIONS:
             resources = document.data.get(section)
             if not isinstance(resources, dict):
                 continue
             target = merged.data.setdefault(section, {})
-            merged.keys.setdefault((section,), document.key_location((section,)))
-            merged.values.setdefault((section,), document.value_location((section,)))
+            merged.origins.setdefault((section,), document)
             for name, value in resources.items():
-                at = document.key_location((section, name))
                 where = address(section, name)
                 if where in defined:
-                    first, first_name = defined[where]
+                    first_document, first_name = defined[where]
+                    first = first_document.key_location((section, first_name))
                     note = " (emails are compared case-insensitively)" if first_name != name else ""
+                    at = document.key_location((section, name))
                     problems.append(Problem(at, f"{printable(where)} is already defined at {first}{note}"))
                     continue
-                defined[where] = (at, name)
+                defined[where] = (document, name)
                 target[name] = value
-                accepted.add((section, name))
-        _copy_positions(document, merged, accepted)
+                merged.origins[(section, name)] = document
     return merged, problems
-
-
-def _copy_positions(source: Document, target: Document, accepted: set[DataPath]) -> None:
-    for positions, into in ((source.values, target.values), (source.keys, target.keys)):
-        for path, location in positions.items():
-            if path[:1] in accepted or path[:2] in accepted:
-                into[path] = location

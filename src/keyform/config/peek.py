@@ -22,8 +22,7 @@ def peek_provider(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | No
         if root.stat().st_size > MAX_BYTES:
             return None
         text = root.read_text(encoding="utf-8")
-        document = Document(path=root, display=str(root))
-        builder = _EventBuilder(document)
+        builder = _EventBuilder(str(root))
         events = iter(yaml.parse(text, Loader=_LOADER))
         for event in events:
             if isinstance(event, yaml.MappingStartEvent):
@@ -35,7 +34,7 @@ def peek_provider(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | No
             if key.value != "provider":
                 builder.skip_value(value, events, 1)
                 continue
-            document.data = {"provider": builder.value(value, events, ("provider",), 2)}
+            document = Document(path=root, display=str(root), data={"provider": builder.value(value, events, (), 2)})
             provider, problems = resolve_section(document, "provider", environ, resolve=True)
             return provider if not problems and not builder.problems else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, StopIteration):

@@ -1,10 +1,12 @@
-"""Read one YAML file into plain data, recording the position of every key and value.
+"""Read one YAML file into plain data, and say where any key or value was written.
 
 The data is built straight from libyaml's event stream (PyYAML's C parser; the pure-Python one
-where libyaml is missing): no node tree, one pass, about ten times faster than composing. The
-builder refuses what a desired-state file must never contain: duplicate keys (PyYAML keeps the
-last one silently), non-string keys, aliases (expansion bombs), custom tags, very deep nesting,
-several documents, huge files and bytes that are not UTF-8.
+where libyaml is missing): no node tree, one pass, about ten times faster than composing. That
+pass records only the top-level keys' positions; a second pass over the same text records every
+position, and runs only when a problem needs one. The builder refuses what a desired-state file
+must never contain: duplicate keys (PyYAML keeps the last one silently), non-string keys, aliases
+(expansion bombs), custom tags, very deep nesting, several documents, huge files and bytes that
+are not UTF-8.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ _TIMESTAMP = f"{_TAG}timestamp"  # an unquoted date stays the string it was writ
 _KIND = {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SKIP = object()  # the value of a key that was refused: parsed, but not kept
+# A plain scalar can be read as something other than a string only if it starts with one of these
+# (or is empty): most names and emails are decided without the resolver's regular expressions.
+_RESOLVED_FIRST = frozenset(key for key in yaml.SafeLoader.yaml_implicit_resolvers if key)
 
 
 class _Refused(Exception):
@@ -49,8 +54,7 @@ def load_file(path: Path, display: str, *, what: str) -> tuple[Document | None, 
     text, problem = _read_text(path, display)
     if problem is not None:
         return None, [problem]
-    document = Document(path=path, display=display)
-    builder = _EventBuilder(document)
+    builder = _EventBuilder(display)
     try:
         root, root_mark = builder.build(yaml.parse(text, Loader=_LOADER))
     except _Refused as refused:
@@ -67,8 +71,17 @@ def load_file(path: Path, display: str, *, what: str) -> tuple[Document | None, 
         kind = "a list" if isinstance(root, list) else "a single value"
         message = f"expected a mapping with {what} at the top of the file, got {kind}"
         return None, [Problem(_location(display, root_mark), message)]
-    document.data = root
+    document = Document(
+        path=path, display=display, data=root, text=text, top=builder.top, locate=lambda: positions(text, display)
+    )
     return document, builder.problems
+
+
+def positions(text: str, display: str) -> tuple[dict[DataPath, Location], dict[DataPath, Location]]:
+    """Where every key and value of a file that loaded is written: (keys, values) by data path."""
+    builder = _EventBuilder(display, record=True)
+    builder.build(yaml.parse(text, Loader=_LOADER))
+    return builder.keys, builder.values
 
 
 def _read_text(path: Path, display: str) -> tuple[str, Problem | None]:
@@ -128,12 +141,16 @@ def _reader_problem(display: str, text: str, error: yaml.YAMLError) -> Problem:
 
 
 class _EventBuilder:
-    """Builds plain data from parser events, recording positions and collecting problems."""
+    """Builds plain data from parser events, collecting problems; with `record`, also where every
+    key and value is written (the top-level keys' positions are always recorded)."""
 
-    def __init__(self, document: Document):
-        self.document = document
-        self.display = document.display
+    def __init__(self, display: str, *, record: bool = False):
+        self.display = display
+        self.record = record
         self.problems: list[Problem] = []
+        self.top: dict[DataPath, Location] = {}
+        self.keys: dict[DataPath, Location] = {}
+        self.values: dict[DataPath, Location] = {}
         self._constructor = yaml.SafeLoader("")
         self._tags: dict[tuple[str, Any], str] = {}  # implicit tag resolution is a regex walk: once per value
 
@@ -158,6 +175,7 @@ class _EventBuilder:
                 if isinstance(first, yaml.DocumentEndEvent):
                     continue
                 root_mark = first.start_mark
+                self.top[()] = self.at(root_mark)
                 root = self.value(first, events, (), 1)
                 if root is _SKIP:
                     root = None
@@ -165,57 +183,77 @@ class _EventBuilder:
 
     def value(self, event: Any, events: Any, path: DataPath, depth: int) -> Any:
         """The value that starts with `event` (its remaining events are read from `events`)."""
-        if isinstance(event, yaml.AliasEvent):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            if self.record:
+                self.values[path] = self.at(event.start_mark)
+            return self.scalar(event)
+        if kind is yaml.AliasEvent:
             raise _Refused(event.start_mark, "YAML aliases (*name) are not supported: write the value out in full")
         if depth > MAX_DEPTH:
             raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
-        self.document.values[path] = self.at(event.start_mark)
-        if isinstance(event, yaml.ScalarEvent):
-            return self.scalar(event)
-        if isinstance(event, yaml.MappingStartEvent):
+        if self.record:
+            self.values[path] = self.at(event.start_mark)
+        if kind is yaml.MappingStartEvent:
             if event.tag not in (None, "!", _MAP):
                 self.refuse_tag(event, event.tag)
                 self.skip(events, depth)
                 return _SKIP
             return self.mapping(events, path, depth)
-        if isinstance(event, yaml.SequenceStartEvent):
+        if kind is yaml.SequenceStartEvent:
             if event.tag not in (None, "!", _SEQ):
                 self.refuse_tag(event, event.tag)
                 self.skip(events, depth)
                 return _SKIP
-            items: list[Any] = []
-            for item in events:
-                if isinstance(item, yaml.SequenceEndEvent):
-                    return items
-                value = self.value(item, events, (*path, len(items)), depth + 1)
-                items.append(None if value is _SKIP else value)
+            return self.sequence(events, path, depth)
         raise _Refused(event.start_mark, "malformed YAML: unexpected event")
+
+    def sequence(self, events: Any, path: DataPath, depth: int) -> list[Any]:
+        items: list[Any] = []
+        for item in events:
+            if type(item) is yaml.SequenceEndEvent:
+                return items
+            value = self.value(item, events, (*path, len(items)) if self.record else path, depth + 1)
+            items.append(None if value is _SKIP else value)
+        raise _Refused(None, "malformed YAML: unexpected end of the stream")
 
     def mapping(self, events: Any, path: DataPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        first_seen: dict[str, Location] = {}
+        first_seen: dict[str, yaml.Mark] = {}
+        record, top = self.record, depth == 1
         for event in events:
-            if isinstance(event, yaml.MappingEndEvent):
+            if type(event) is yaml.MappingEndEvent:
                 return result
-            key_at = self.at(event.start_mark)
             key = self.key(event, events, depth)
             value_event = next(events)
             if key is not None and key in first_seen:
-                line = first_seen[key].line
+                line = first_seen[key].line + 1
                 self.problems.append(
-                    Problem(key_at, f"duplicate key {quote(key)} (first defined at line {line}): remove one")
+                    Problem(
+                        self.at(event.start_mark),
+                        f"duplicate key {quote(key)} (first defined at line {line}): remove one",
+                    )
                 )
                 key = None
             if key is None:
                 self.skip_value(value_event, events, depth)
                 continue
-            first_seen[key] = key_at
-            self.document.keys[(*path, key)] = key_at
-            value = self.value(value_event, events, (*path, key), depth + 1)
+            first_seen[key] = event.start_mark
+            if record or top:
+                key_path = (*path, key)
+                if top:
+                    self.top[key_path] = self.at(event.start_mark)
+                if record:
+                    self.keys[key_path] = self.at(event.start_mark)
+            value = self.value(value_event, events, (*path, key) if record else path, depth + 1)
             result[key] = None if value is _SKIP else value
-        return result
+        raise _Refused(None, "malformed YAML: unexpected end of the stream")
 
     def key(self, event: Any, events: Any, depth: int) -> str | None:
+        if type(event) is yaml.ScalarEvent and event.tag is None:
+            text = event.value
+            if not event.implicit[0] or (text and text[0] not in _RESOLVED_FIRST):  # quoted, or plainly a string
+                return text
         if isinstance(event, yaml.AliasEvent):
             raise _Refused(event.start_mark, "YAML aliases (*name) are not supported: write the value out in full")
         if not isinstance(event, yaml.ScalarEvent):
@@ -249,6 +287,10 @@ class _EventBuilder:
         return event.tag
 
     def scalar(self, event: yaml.ScalarEvent) -> Any:
+        if event.tag is None:
+            text = event.value
+            if not event.implicit[0] or (text and text[0] not in _RESOLVED_FIRST):  # quoted, or plainly a string
+                return text
         tag = self.tag_of(event)
         if tag in (_STR, _TIMESTAMP):
             return event.value
