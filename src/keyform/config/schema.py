@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import json
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
 
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.hints import did_you_mean, one_of, quote
 from keyform.errors import Problem
+
+if TYPE_CHECKING:
+    import jsonschema
 
 NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,62}$"
 EMAIL_PATTERN = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"
@@ -56,22 +58,30 @@ def schema_document() -> dict[str, Any]:
     return json.loads(_schema_text())
 
 
-@functools.cache
-def _validators() -> tuple[jsonschema.Draft202012Validator, jsonschema.Draft202012Validator]:
+def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The root file's schema and the included files' schema."""
     schema = schema_document()
     included = {
         "$schema": schema["$schema"],
         "$ref": "#/$defs/includedFile",
         "$defs": schema["$defs"],
     }
-    return jsonschema.Draft202012Validator(schema), jsonschema.Draft202012Validator(included)
+    return schema, included
+
+
+@functools.cache
+def _validators() -> tuple[jsonschema.Draft202012Validator, jsonschema.Draft202012Validator]:
+    import jsonschema  # only an invalid file needs its messages
+
+    root, included = _schemas()
+    return jsonschema.Draft202012Validator(root), jsonschema.Draft202012Validator(included)
 
 
 @functools.cache
 def _fast_validators() -> tuple[Any, Any]:
     """Compiled (Rust) validators of the same schemas: a yes/no answer ~100x faster."""
-    root, included = _validators()
-    return jsonschema_rs.validator_for(root.schema), jsonschema_rs.validator_for(included.schema)
+    root, included = _schemas()
+    return jsonschema_rs.validator_for(root), jsonschema_rs.validator_for(included)
 
 
 def validate_document(document: Document) -> list[Problem]:
