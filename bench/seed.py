@@ -55,32 +55,44 @@ def credential(i: int, *, changed: bool = False) -> dict:
     }
 
 
-def seed(url: str, token: str, n: int, workers: int = 8) -> None:
-    """Create 50 roles, then n users with keys and n credentials, `workers` requests at a time."""
+def _poster(token: str):
+    """A post(url, body) function with one keep-alive session per thread."""
     local = threading.local()
 
-    def session() -> requests.Session:
+    def post(url: str, body: dict) -> dict:
         if not hasattr(local, "session"):
             local.session = requests.Session()
             local.session.headers["Authorization"] = f"Bearer {token}"
-        return local.session
-
-    def post(path: str, body: dict) -> dict:
-        response = session().post(url + path, json=body, timeout=60)
+        response = local.session.post(url, json=body, timeout=60)
         response.raise_for_status()
         return response.json()
 
-    def managed(body: dict) -> dict:
-        return {**body, "managed_by": "keyform"}
+    return post
+
+
+def managed(body: dict) -> dict:
+    return {**body, "managed_by": "keyform"}
+
+
+def create_credentials(url: str, token: str, indices: range, workers: int = 8) -> None:
+    """Create the credentials `indices` name, `workers` requests at a time."""
+    post = _poster(token)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda i: post(f"{url}/v1/credentials", managed(credential(i))), indices))
+
+
+def seed(url: str, token: str, n: int, workers: int = 8) -> None:
+    """Create 50 roles, then n users with keys and n credentials, `workers` requests at a time."""
+    post = _poster(token)
 
     def make_user(i: int) -> None:
-        created = post("/v1/users", managed(user(i)))
-        post(f"/v1/users/{created['id']}/api-key", {})  # the key itself is discarded: a benchmark needs none
+        created = post(f"{url}/v1/users", managed(user(i)))
+        post(f"{url}/v1/users/{created['id']}/api-key", {})  # the key itself is discarded: a benchmark needs none
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda r: post("/v1/roles", managed(role(r))), range(ROLES)))
+        list(pool.map(lambda r: post(f"{url}/v1/roles", managed(role(r))), range(ROLES)))
         list(pool.map(make_user, range(n)))
-        list(pool.map(lambda i: post("/v1/credentials", managed(credential(i))), range(n)))
+    create_credentials(url, token, range(n), workers)
 
 
 def write_config(path: Path, n: int, *, changed_every: int = 0, extra_credentials: int = 0) -> None:

@@ -51,3 +51,19 @@ def test_executor_journals_every_change_without_secrets(tmp_path):
     assert journal.in_flight() == []
     for generated in provider.generated:
         assert generated.fields["client_secret"] not in text
+
+
+def test_a_begin_is_on_disk_before_the_change_starts_and_an_end_rides_on_the_next_sync(tmp_path, monkeypatch):
+    from keyform import durable
+
+    synced_lines = []
+    journal = Journal(tmp_path / "j.jsonl")
+    monkeypatch.setattr(durable.os, "fsync", lambda fd: synced_lines.append(len(journal.path.read_text().splitlines())))
+    journal.open()  # the run record
+    change = Change(Action.CREATE, "credentials/a")
+    journal.begin(0, change, secret=True)
+    journal.end(0, change, "applied")
+    assert synced_lines == [1, 2]  # run, begin: each synced as written; the end is not yet
+    assert Journal(journal.path).in_flight() == []  # but a killed apply can't lose it: the OS has it
+    journal.close()
+    assert synced_lines == [1, 2, 3]

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -181,7 +182,7 @@ class ApplyExecutor:
     def _deliver(self, change: Change, secret: GeneratedSecret) -> ChangeResult:
         self.redactor.add(*secret.values())
         try:
-            with self._lock:
+            with nullcontext() if self.sink.thread_safe else self._lock:
                 self.sink.deliver(secret)
         except SecretSinkError as error:
             path = self._save_emergency(secret)

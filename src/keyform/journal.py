@@ -8,24 +8,22 @@ reads those and makes sure each such resource ends up with a secret in the sink.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keyform.durable import GroupCommitLog
 from keyform.plan.changes import Change
 
 
 class Journal:
-    """Append-only, fsynced JSON lines; safe to call from the executor's worker threads."""
+    """Append-only JSON lines, each on disk before the step it records; safe from the executor's worker threads."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex[:12]
-        self._lock = threading.Lock()
-        self._handle: Any = None
+        self._log: GroupCommitLog | None = None
 
     def in_flight(self) -> list[dict[str, Any]]:
         """Changes of earlier runs that never ended (apply was killed) or ended failed mid-way."""
@@ -49,7 +47,7 @@ class Journal:
     def open(self) -> None:
         """Start this run's journal, replacing earlier runs (call after reading `in_flight`)."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._log = GroupCommitLog(open(self.path, "w", encoding="utf-8"))  # noqa: SIM115 (closed in close())
         self._write({"event": "run", "run": self.run_id})
 
     def begin(self, seq: int, change: Change, *, secret: bool) -> None:
@@ -58,19 +56,26 @@ class Journal:
         self._write({**record, "action": change.action.value, "secret": secret})
 
     def end(self, seq: int, change: Change, status: str) -> None:
-        """Record how a change ended (after its secret, if any, is in the sink)."""
-        self._write({"event": "end", "run": self.run_id, "seq": seq, "address": change.address, "status": status})
+        """Record how a change ended (after its secret, if any, is in the sink).
+
+        Handed to the OS, not synced: a killed apply can't lose it, and it reaches the disk with the
+        next record's fsync. Only a machine crash in between loses it, and then the next apply
+        issues that resource one more fresh secret, which is safe.
+        """
+        record = {"event": "end", "run": self.run_id, "seq": seq, "address": change.address, "status": status}
+        self._write(record, durable=False)
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], *, durable: bool = True) -> None:
+        """Append `record`; with `durable`, on disk when this returns (concurrent writers share an fsync)."""
+        log = self._log
+        if log is None:
+            return
         record["at"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        with self._lock:
-            if self._handle is None:
-                return
-            self._handle.write(json.dumps(record, sort_keys=True) + "\n")
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+        ticket = log.write(json.dumps(record, sort_keys=True) + "\n")
+        if durable:
+            log.sync(ticket)

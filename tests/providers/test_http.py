@@ -13,10 +13,12 @@ class FlakyHandler(BaseHTTPRequestHandler):
 
     failures_left: dict[str, int] = {}
     seen_keys: list[str] = []
+    seen: list[tuple[str, str]] = []  # (request target, Authorization header)
 
     def do_POST(self):
         key = self.headers.get("Idempotency-Key", "")
         self.seen_keys.append(key)
+        self.seen.append((self.path, self.headers.get("Authorization", "")))
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         left = self.failures_left.setdefault(key, 2)
         if left:
@@ -41,7 +43,7 @@ class FlakyHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky_server():
-    FlakyHandler.failures_left, FlakyHandler.seen_keys = {}, []
+    FlakyHandler.failures_left, FlakyHandler.seen_keys, FlakyHandler.seen = {}, [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -80,3 +82,25 @@ def test_unreachable_api_is_named():
 
 def test_sanitize_url_drops_credentials():
     assert sanitize_url("https://user:pw@api.example:8443/base") == "https://api.example:8443/base"
+
+
+def test_proxy_settings_from_the_environment_are_honoured(flaky_server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", flaky_server)  # the test server plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = ApiClient("http://api.invalid", "t0ken", retries=3)
+    assert client.request("POST", "/v1/things", what="thing", json={}).json() == {"ok": True}
+    assert FlakyHandler.seen[-1] == ("http://api.invalid/v1/things", "Bearer t0ken")
+
+    monkeypatch.setenv("NO_PROXY", "api.invalid")
+    with pytest.raises(ProviderError, match=r"^thing: can't reach http://api.invalid"):
+        ApiClient("http://api.invalid", "t0ken", retries=0).request("POST", "/v1/things", what="thing", json={})
+
+
+def test_a_netrc_entry_never_replaces_the_bearer_token(flaky_server, monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    ApiClient(flaky_server, "t0ken", retries=3).request("POST", "/v1/things", what="thing", json={})
+    assert {auth for _, auth in FlakyHandler.seen} == {"Bearer t0ken"}

@@ -10,6 +10,8 @@ from keyform.providers.base import GeneratedSecret
 class SecretSink(ABC):
     """Where newly generated secrets go, and nowhere else."""
 
+    thread_safe = False  # True: apply may call deliver from several workers at once
+
     @abstractmethod
     def preflight(self) -> None:
         """Raise SecretSinkError if the sink can't take secrets now (checked before the first change)."""

@@ -1,6 +1,6 @@
 """The default sink: a 0600 JSON file keyed by address, written atomically and merged.
 
-Each delivery appends one fsynced line to `<path>.pending` (constant time, durable before apply
+Each delivery appends one line to `<path>.pending` (constant time, durable before apply
 moves on); `close()` folds the pending lines into the JSON document with one atomic rewrite. A
 pending log left by a killed apply is folded in by the next preflight, and `read()` always sees it.
 """
@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from keyform.durable import GroupCommitLog
 from keyform.errors import SecretSinkError
 from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
@@ -24,12 +25,14 @@ GITIGNORE_TEXT = "# written by keyform: secrets never go into git\n*\n"
 class FileSink(SecretSink):
     """Secrets in a JSON object keyed by resource address (mode 0600, directory 0700)."""
 
+    thread_safe = True
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.pending_path = self.path.with_name(self.path.name + ".pending")
         self._lock = threading.Lock()
         self._document: dict[str, Any] | None = None  # the merged document, once loaded
-        self._pending: Any = None  # the open append handle of the pending log
+        self._pending: GroupCommitLog | None = None  # the open pending log
 
     def describe(self) -> str:
         return str(self.path)
@@ -69,22 +72,22 @@ class FileSink(SecretSink):
         return document
 
     def deliver(self, secret: GeneratedSecret) -> None:
-        with self._lock:
-            if self._document is None:
-                self._document = self.read()
-            entry = entry_for(secret, self._document.get(secret.address))
-            line = json.dumps({"address": secret.address, "entry": entry}, sort_keys=True) + "\n"
-            try:
+        try:
+            with self._lock:
+                if self._document is None:
+                    self._document = self.read()
+                entry = entry_for(secret, self._document.get(secret.address))
+                line = json.dumps({"address": secret.address, "entry": entry}, sort_keys=True) + "\n"
                 if self._pending is None:
                     self._prepare_directory()
                     descriptor = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                    self._pending = os.fdopen(descriptor, "a", encoding="utf-8")
-                self._pending.write(line)
-                self._pending.flush()
-                os.fsync(self._pending.fileno())
-            except OSError as error:
-                raise SecretSinkError(f"could not write secrets file {self.pending_path} ({error.strerror})") from None
-            self._document[secret.address] = entry
+                    self._pending = GroupCommitLog(os.fdopen(descriptor, "a", encoding="utf-8"))
+                pending = self._pending
+                ticket = pending.write(line)
+                self._document[secret.address] = entry
+            pending.sync(ticket)  # outside the lock: deliveries in flight together share one fsync
+        except OSError as error:
+            raise SecretSinkError(f"could not write secrets file {self.pending_path} ({error.strerror})") from None
 
     def close(self) -> None:
         """Fold this run's deliveries into the JSON document (one atomic rewrite)."""
