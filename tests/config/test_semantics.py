@@ -2,7 +2,7 @@ import pytest
 
 from keyform.catalog import REFERENCE_CATALOG
 from keyform.config.catalogs import catalog_for
-from keyform.config.semantics import provider_types
+from keyform.providers.registry import available_providers
 
 
 def test_unknown_role_references_are_errors_with_a_suggestion(project):
@@ -104,7 +104,7 @@ def test_protect_entries_must_name_declared_resources(project):
 
 def test_the_provider_type_must_be_a_registered_entry_point(project):
     project.write("keyform.yaml", "version: 1\nprovider:\n  type: keyfrom\n  url: x\n")
-    assert provider_types() == ["keyform"]
+    assert available_providers() == ["keyform"]
     assert project.errors() == [
         "keyform.yaml:3:9: unknown provider type 'keyfrom' (did you mean 'keyform'?) (known: keyform; providers"
         " register under the keyform.providers entry point group)"

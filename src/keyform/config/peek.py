@@ -10,7 +10,8 @@ import yaml
 
 from keyform.config.document import Document
 from keyform.config.envref import resolve_section
-from keyform.config.yaml_loader import _LOADER, MAX_BYTES, _EventBuilder
+from keyform.config.yaml_loader import MAX_BYTES, _EventBuilder
+from keyform.config.yaml_loader import events as parser_events
 
 
 def peek_provider(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
@@ -23,7 +24,7 @@ def peek_provider(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | No
             return None
         text = root.read_text(encoding="utf-8")
         builder = _EventBuilder(str(root))
-        events = iter(yaml.parse(text, Loader=_LOADER))
+        events = parser_events(text)
         for event in events:
             if isinstance(event, yaml.MappingStartEvent):
                 break

@@ -7,7 +7,6 @@ so they can run even when the schema found problems, and every problem is report
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from typing import Any
 
 from keyform.catalog import Catalog
@@ -17,13 +16,7 @@ from keyform.config.durations import parse_duration
 from keyform.config.hints import did_you_mean, printable, quote
 from keyform.config.merge import RESOURCE_SECTIONS, address
 from keyform.errors import Problem
-
-PROVIDER_GROUP = "keyform.providers"
-
-
-def provider_types() -> list[str]:
-    """Provider types registered under the `keyform.providers` entry point group."""
-    return sorted({entry.name for entry in entry_points(group=PROVIDER_GROUP)})
+from keyform.providers.registry import GROUP, available_providers
 
 
 def check(merged: Document, *, complete: bool = True) -> list[Problem]:
@@ -75,13 +68,13 @@ class _Checker:
         kind = _mapping(self.data.get("provider")).get("type")
         if not isinstance(kind, str) or not kind:
             return
-        known = provider_types()
+        known = available_providers()
         if kind not in known:
             self.add(
                 ("provider", "type"),
                 f"unknown provider type {quote(kind)}{did_you_mean(kind, known)}"
                 f" (known: {', '.join(known) or 'none'}; providers register under the"
-                f" {PROVIDER_GROUP} entry point group)",
+                f" {GROUP} entry point group)",
             )
         self.catalog = catalog_for(kind)
 

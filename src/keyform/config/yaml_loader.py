@@ -12,6 +12,7 @@ are not UTF-8.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def load_file(path: Path, display: str, *, what: str) -> tuple[Document | None, 
         return None, [problem]
     builder = _EventBuilder(display)
     try:
-        root, root_mark = builder.build(yaml.parse(text, Loader=_LOADER))
+        root, root_mark = builder.build(events(text))
     except _Refused as refused:
         return None, [Problem(_location(display, refused.mark), refused.message)]
     except yaml.MarkedYAMLError as error:
@@ -80,8 +81,13 @@ def load_file(path: Path, display: str, *, what: str) -> tuple[Document | None, 
 def positions(text: str, display: str) -> tuple[dict[DataPath, Location], dict[DataPath, Location]]:
     """Where every key and value of a file that loaded is written: (keys, values) by data path."""
     builder = _EventBuilder(display, record=True)
-    builder.build(yaml.parse(text, Loader=_LOADER))
+    builder.build(events(text))
     return builder.keys, builder.values
+
+
+def events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events for `text`, pulled straight from the parser (no generator in between)."""
+    return iter(_LOADER(text).get_event, None)
 
 
 def _read_text(path: Path, display: str) -> tuple[str, Problem | None]:

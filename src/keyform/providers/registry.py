@@ -12,7 +12,8 @@ GROUP = "keyform.providers"
 
 
 def available_providers() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
+    """Provider types registered under the `keyform.providers` entry-point group."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
 def load_provider(config: PluginConfig) -> Provider:
