@@ -151,28 +151,26 @@ def bench_size(n: int, runs: int, root: Path) -> dict[str, Sample]:
         same, changed, grow = workdir / "same", workdir / "changed", workdir / "grow"
         write_config(same / "keyform.yaml", n)
         write_config(changed / "keyform.yaml", n, changed_every=100)
-        results: dict[str, Sample] = {}
-        results["floor"] = median(
-            [measure([sys.executable, str(BENCH / "floor.py")], env, server) for _ in range(runs)]
-        )
-        results["plan"] = median(
-            [measure([*KEYFORM, "-C", str(same), "plan", "--detailed-exitcode"], env, server) for _ in range(runs)]
-        )
-        results["plan_1pct"] = median(
-            [measure([*KEYFORM, "-C", str(changed), "plan", "--detailed-exitcode"], env, server) for _ in range(runs)]
-        )
+        reads = {
+            "floor": [sys.executable, str(BENCH / "floor.py")],
+            "plan": [*KEYFORM, "-C", str(same), "plan", "--detailed-exitcode"],
+            "plan_1pct": [*KEYFORM, "-C", str(changed), "plan", "--detailed-exitcode"],
+        }
+        samples: dict[str, list[Sample]] = {key: [] for key in reads}
+        for _ in range(runs):  # interleaved, so a slow spell of a shared machine hits floor and plans alike
+            for key, command in reads.items():
+                samples[key].append(measure(command, env, server))
+        results = {key: median(taken) for key, taken in samples.items()}
         new_names = {f"cred-{i:05}" for i in range(n, n + 1000)}
-        creates = []
-        for _ in range(runs):
+        creates, applies = [], []
+        for _ in range(runs):  # interleaved too
             creates.append(measure([sys.executable, str(BENCH / "create_floor.py"), str(n)], env, server))
             delete_credentials(server, new_names)
-        results["create_floor"] = median(creates)
-        applies = []
-        for _ in range(runs):
             shutil.rmtree(grow, ignore_errors=True)
             write_config(grow / "keyform.yaml", n, extra_credentials=1000)
             applies.append(measure([*KEYFORM, "-C", str(grow), "apply", "--auto-approve"], env, server))
             delete_credentials(server, new_names)
+        results["create_floor"] = median(creates)
         results["apply_1000"] = median(applies)
         return results
     finally:
@@ -192,7 +190,7 @@ def startup(runs: int) -> dict[str, Sample]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="keyform-bench-"))
     try:
