@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 
 @contextmanager
 def _bulk_work() -> Iterator[None]:
-    """Pause the cyclic garbage collector while loading and planning, then freeze what they built.
+    """Pause the cyclic garbage collector while loading and planning.
 
     Both build hundreds of thousands of objects without cycles; the collector would rescan them
-    again and again for nothing (a third of the CPU of a 10,000-user plan). Frozen, they are also
-    skipped by the collections that run during apply. Reference counting still frees garbage.
+    again and again for nothing (a third of the CPU of a 10,000-user plan). Reference counting
+    still frees garbage meanwhile.
     """
     if not gc.isenabled():  # already inside
         yield
@@ -45,7 +45,6 @@ def _bulk_work() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
         gc.enable()
 
 
