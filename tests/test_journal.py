@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from keyform.apply import ApplyExecutor
 from keyform.journal import Journal
 from keyform.model import Credential
@@ -67,3 +69,23 @@ def test_a_begin_is_on_disk_before_the_change_starts_and_an_end_rides_on_the_nex
     assert Journal(journal.path).in_flight() == []  # but a killed apply can't lose it: the OS has it
     journal.close()
     assert synced_lines == [1, 2, 3]
+
+
+def test_a_journal_that_cannot_be_written_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
+    from keyform import durable
+    from keyform.errors import KeyformError
+
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.open()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(durable.os, "fsync", disk_full)
+    with pytest.raises(KeyformError) as caught:
+        journal.begin(0, Change(Action.CREATE, "credentials/a"), secret=True)
+    assert str(caught.value) == (
+        f"can't write the apply journal {journal.path} (No space left on device): free disk space or fix the"
+        " folder's permissions, then run apply again (it re-issues any secret that was in flight)"
+    )
+    journal.close()  # an unsynced end record is not worth failing a finished apply for

@@ -7,6 +7,7 @@ reads those and makes sure each such resource ends up with a secret in the sink.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from keyform.durable import GroupCommitLog
+from keyform.errors import KeyformError
 from keyform.plan.changes import Change
 
 
@@ -46,8 +48,11 @@ class Journal:
 
     def open(self) -> None:
         """Start this run's journal, replacing earlier runs (call after reading `in_flight`)."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._log = GroupCommitLog(open(self.path, "w", encoding="utf-8"))  # noqa: SIM115 (closed in close())
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._log = GroupCommitLog(open(self.path, "w", encoding="utf-8"))  # noqa: SIM115 (closed in close())
+        except OSError as error:
+            raise self._error(error) from None
         self._write({"event": "run", "run": self.run_id})
 
     def begin(self, seq: int, change: Change, *, secret: bool) -> None:
@@ -67,8 +72,9 @@ class Journal:
 
     def close(self) -> None:
         if self._log is not None:
-            self._log.close()
-            self._log = None
+            log, self._log = self._log, None
+            with contextlib.suppress(OSError):  # only end records can be unsynced: at worst one extra reissue
+                log.close()
 
     def _write(self, record: dict[str, Any], *, durable: bool = True) -> None:
         """Append `record`; with `durable`, on disk when this returns (concurrent writers share an fsync)."""
@@ -76,6 +82,15 @@ class Journal:
         if log is None:
             return
         record["at"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        ticket = log.write(json.dumps(record, sort_keys=True) + "\n")
-        if durable:
-            log.sync(ticket)
+        try:
+            ticket = log.write(json.dumps(record, sort_keys=True) + "\n")
+            if durable:
+                log.sync(ticket)
+        except OSError as error:
+            raise self._error(error) from None
+
+    def _error(self, error: OSError) -> KeyformError:
+        return KeyformError(
+            f"can't write the apply journal {self.path} ({error.strerror or error}): free disk space or fix"
+            " the folder's permissions, then run apply again (it re-issues any secret that was in flight)"
+        )

@@ -74,3 +74,23 @@ def test_deliveries_of_a_killed_run_are_read_and_folded_in_by_the_next_preflight
     FileSink(killed.path).preflight()
     assert not killed.pending_path.exists()
     assert sorted(json.loads(killed.path.read_text())) == ["credentials/a", "credentials/b"]
+
+
+def test_a_failed_sync_is_a_sink_error_and_the_secret_stays_in_the_pending_log(tmp_path, monkeypatch):
+    from keyform import durable
+
+    sink = FileSink(tmp_path / "secrets.json")
+    sink.preflight()
+
+    def io_error(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(durable.os, "fsync", io_error)
+    with pytest.raises(
+        SecretSinkError, match=r"^could not write secrets file .*secrets\.json\.pending \(Input/output error\)$"
+    ):
+        sink.deliver(secret("credentials/a", "kfs_one"))
+    with pytest.raises(SecretSinkError, match=r"\(Input/output error\)$"):
+        sink.close()  # the sync is retried, and still fails: reported, not a traceback
+    monkeypatch.undo()
+    assert FileSink(tmp_path / "secrets.json").read()["credentials/a"]["client_secret"] == "kfs_one"

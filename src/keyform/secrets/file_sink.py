@@ -93,8 +93,13 @@ class FileSink(SecretSink):
         """Fold this run's deliveries into the JSON document (one atomic rewrite)."""
         with self._lock:
             if self._pending is not None:
-                self._pending.close()
-                self._pending = None
+                pending, self._pending = self._pending, None
+                try:
+                    pending.close()
+                except OSError as error:  # a delivery whose sync failed was already reported as failed
+                    raise SecretSinkError(
+                        f"could not write secrets file {self.pending_path} ({error.strerror})"
+                    ) from None
                 self._compact()
 
     def _compact(self) -> None:
