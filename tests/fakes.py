@@ -90,3 +90,13 @@ def live(
     address: str, attributes: dict[str, Any], *, managed: bool = True, etag: str = '"1"', secrets_=()
 ) -> LiveResource:
     return LiveResource(address, attributes, id=f"id-{address}", etag=etag, managed=managed, secrets=tuple(secrets_))
+
+
+def break_fsync(monkeypatch: Any, errno: int, message: str) -> None:
+    """Make every fsync keyform's durable appends take fail with OSError(errno, message)."""
+    from keyform import durable
+
+    def failing(fd: int) -> None:
+        raise OSError(errno, message)
+
+    monkeypatch.setattr(durable.os, "fsync", failing)

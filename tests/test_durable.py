@@ -5,6 +5,7 @@ import pytest
 
 from keyform import durable
 from keyform.durable import GroupCommitLog
+from tests.fakes import break_fsync
 
 
 def new_log(path):
@@ -35,7 +36,7 @@ def test_one_fsync_covers_every_record_written_before_it(tmp_path, fsyncs):
 def test_a_failed_fsync_is_raised_to_its_caller_and_retried_by_the_next(tmp_path, monkeypatch):
     log = new_log(tmp_path / "log")
     ticket = log.write("record\n")
-    monkeypatch.setattr(durable.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    break_fsync(monkeypatch, 5, "Input/output error")
     with pytest.raises(OSError, match="Input/output error"):
         log.sync(ticket)
     synced = []

@@ -9,7 +9,7 @@ from keyform.plan.build import make_plan
 from keyform.plan.changes import Action, Change
 from keyform.secrets.file_sink import FileSink
 from keyform.secrets.redaction import Redactor
-from tests.fakes import NOW, FakeProvider, state
+from tests.fakes import NOW, FakeProvider, break_fsync, state
 
 
 def test_begun_but_unended_changes_are_in_flight_and_a_torn_line_is_ignored(tmp_path):
@@ -72,16 +72,11 @@ def test_a_begin_is_on_disk_before_the_change_starts_and_an_end_rides_on_the_nex
 
 
 def test_a_journal_that_cannot_be_written_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
-    from keyform import durable
     from keyform.errors import KeyformError
 
     journal = Journal(tmp_path / "j.jsonl")
     journal.open()
-
-    def disk_full(fd):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(durable.os, "fsync", disk_full)
+    break_fsync(monkeypatch, 28, "No space left on device")
     with pytest.raises(KeyformError) as caught:
         journal.begin(0, Change(Action.CREATE, "credentials/a"), secret=True)
     assert str(caught.value) == (

@@ -233,7 +233,7 @@ class _Api:
         self.url = url.rstrip("/")
         self.timeout = (min(timeout, 10.0), timeout)
         self._owned = session is None
-        self.session = retrying_session(retries=3, session=session)
+        self.session = retrying_session(self.url, retries=3, session=session)
 
     def whoami(self, address: str, entry: Mapping[str, Any], redactor: Redactor) -> tuple[int, str, dict[str, Any]]:
         """(status, error code, whoami body) for the entry's secret."""

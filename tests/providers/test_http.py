@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from keyform.errors import ProviderError
-from keyform.providers.http import ApiClient, sanitize_url
+from keyform.providers.http import ApiClient, retrying_session, sanitize_url
 
 
 class FlakyHandler(BaseHTTPRequestHandler):
@@ -103,4 +103,6 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(flaky_server, monkeypatch
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     ApiClient(flaky_server, "t0ken", retries=3).request("POST", "/v1/things", what="thing", json={})
-    assert {auth for _, auth in FlakyHandler.seen} == {"Bearer t0ken"}
+    # verify's way: a bare session, the token under test in each request's headers
+    retrying_session(flaky_server).post(f"{flaky_server}/v1/x", headers={"Authorization": "Bearer kfk_key"}, timeout=5)
+    assert {auth for _, auth in FlakyHandler.seen} == {"Bearer t0ken", "Bearer kfk_key"}

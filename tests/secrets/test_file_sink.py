@@ -8,6 +8,7 @@ import pytest
 from keyform.errors import SecretSinkError
 from keyform.providers.base import GeneratedSecret
 from keyform.secrets.file_sink import FileSink
+from tests.fakes import break_fsync
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -77,15 +78,9 @@ def test_deliveries_of_a_killed_run_are_read_and_folded_in_by_the_next_preflight
 
 
 def test_a_failed_sync_is_a_sink_error_and_the_secret_stays_in_the_pending_log(tmp_path, monkeypatch):
-    from keyform import durable
-
     sink = FileSink(tmp_path / "secrets.json")
     sink.preflight()
-
-    def io_error(fd):
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(durable.os, "fsync", io_error)
+    break_fsync(monkeypatch, 5, "Input/output error")
     with pytest.raises(
         SecretSinkError, match=r"^could not write secrets file .*secrets\.json\.pending \(Input/output error\)$"
     ):

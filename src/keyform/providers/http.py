@@ -40,11 +40,26 @@ def sanitize_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def settle_environment(session: requests.Session, url: str) -> None:
+    """Read the proxy and CA-bundle environment variables for `url` once, not on every request.
+
+    requests re-reads them (and ~/.netrc, whose entry would replace the bearer token) per request:
+    a walk over the whole environment each time, a visible share of a large apply's CPU.
+    """
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.cert = settings["cert"]
+    session.trust_env = False
+
+
 def retrying_session(
-    *, retries: int = 4, pool_size: int = 8, session: requests.Session | None = None
+    base_url: str, *, retries: int = 4, pool_size: int = 8, session: requests.Session | None = None
 ) -> requests.Session:
-    """A keep-alive session that retries with exponential backoff and jitter, honouring Retry-After."""
+    """A keep-alive session for `base_url` that retries with exponential backoff and jitter, honouring
+    Retry-After; the environment's proxy and CA settings for it are read once (`settle_environment`)."""
     session = session or requests.Session()
+    settle_environment(session, base_url)
     retry = Retry(
         total=retries,
         connect=retries,
@@ -64,27 +79,13 @@ def retrying_session(
     return session
 
 
-def settle_environment(session: requests.Session, url: str) -> None:
-    """Read the proxy and CA-bundle environment variables for `url` once, not on every request.
-
-    requests re-reads them (and ~/.netrc, whose entry would replace the bearer token) per request:
-    a walk over the whole environment each time, a visible share of a large apply's CPU.
-    """
-    settings = session.merge_environment_settings(url, {}, None, None, None)
-    session.proxies.update(settings["proxies"])
-    session.verify = settings["verify"]
-    session.cert = settings["cert"]
-    session.trust_env = False
-
-
 class ApiClient:
     """JSON over HTTP against one base URL with one bearer token."""
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, retries: int = 4, pool_size: int = 8):
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(timeout, 10.0), timeout)
-        self.session = retrying_session(retries=retries, pool_size=pool_size)
-        settle_environment(self.session, self.base_url)
+        self.session = retrying_session(self.base_url, retries=retries, pool_size=pool_size)
         self.session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": f"keyform/{__version__}"})
 
     def describe(self) -> str:
