@@ -1,6 +1,18 @@
-"""`python -m keyform`."""
+"""`keyform` and `python -m keyform`: the command line, run as a short-lived process (keyform.process)."""
 
-from keyform.cli import main
+from keyform.process import run_command
+
+
+def run() -> None:
+    """The `keyform` console command."""
+    run_command(_main)
+
+
+def _main() -> None:
+    from keyform.cli import main  # imported once run_command has registered its exit handler
+
+    main(prog_name="keyform")
+
 
 if __name__ == "__main__":
-    main(prog_name="keyform")
+    run()

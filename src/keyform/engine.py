@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ from keyform.errors import KeyformError
 from keyform.plan.build import PlanResult, make_plan
 from keyform.plan.plan import Plan
 from keyform.plan.safety import check_safety
+from keyform.process import bulk_work
 from keyform.progress import Progress, on_terminal
 from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
@@ -28,24 +28,6 @@ if TYPE_CHECKING:
     from keyform.cli import GlobalOptions
     from keyform.journal import Journal
     from keyform.providers.base import Provider
-
-
-@contextmanager
-def _bulk_work() -> Iterator[None]:
-    """Pause the cyclic garbage collector while loading and planning.
-
-    Both build hundreds of thousands of objects without cycles; the collector would rescan them
-    again and again for nothing (a third of the CPU of a 10,000-user plan). Reference counting
-    still frees garbage meanwhile.
-    """
-    if not gc.isenabled():  # already inside
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @contextmanager
@@ -61,7 +43,7 @@ def _prompt_thread_switches() -> Iterator[None]:
 
 
 def load(options: GlobalOptions) -> Workspace:
-    with _bulk_work():
+    with bulk_work():
         workspace = open_workspace(options.config, options.directory)
     register_config_secrets(workspace.state, options.redactor)
     return workspace
@@ -77,7 +59,7 @@ def plan(
 
 def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, **planning: Any) -> PlanResult:
     """make_plan, then the safety checks (which need the identity the read found): the one way a plan is made."""
-    with _bulk_work():
+    with bulk_work():
         result = make_plan(workspace.state, provider, **planning)
     identity = provider.identity()
     check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
@@ -113,7 +95,7 @@ def load_and_plan(
         return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyform-prefetch")
     try:
-        with _bulk_work(), _prompt_thread_switches():
+        with bulk_work(), _prompt_thread_switches():
             reading = pool.submit(provider.read)
             workspace = load(options)
             loaded = workspace.state.provider

@@ -1,0 +1,76 @@
+"""The `keyform` command as a process: what a short-lived process may skip that a library caller can't.
+
+Loading and planning build hundreds of thousands of small objects (the desired and the live
+state) that no cycle holds and that live until the command ends. Two costs come with them that
+buy nothing in a command:
+- the cyclic garbage collector scans them again and again while they are built (`bulk_work`
+  pauses it), and once more in full when it is switched back on. The command freezes them
+  instead (`gc.freeze`): later collections, during an apply, look only at new objects;
+- the interpreter frees them one by one at exit. The command ends with `os._exit` once every
+  exit handler has run and the standard streams are flushed.
+
+A library caller (keyform imported into a longer-lived program) gets neither: nothing is
+frozen, so the collector still frees any cycle the work left behind, and its process ends as usual.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+_command = False  # True in the `keyform` process (run_command), False for library callers
+_exit_status: int | None = None  # set when the command ended by SystemExit; None: end as usual
+
+
+@contextmanager
+def bulk_work() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic data (load, plan).
+
+    Reference counting still frees garbage meanwhile. In the keyform command what was built is
+    frozen before the collector resumes (see the module docstring). Nested uses are no-ops.
+    """
+    if not gc.isenabled():  # already inside
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _command:
+            gc.freeze()
+        gc.enable()
+
+
+def run_command(main: Callable[[], object]) -> None:
+    """Run the click entry point `main` as this process's command, then end quickly.
+
+    Call it before importing what the command needs: its exit handler is registered first,
+    so it runs last, after those that modules register on import (logging's flush among them).
+    """
+    global _command, _exit_status
+    _command = True
+    atexit.register(_end_now)
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code
+        _exit_status = code if isinstance(code, int) else 0 if code is None else 1
+        raise
+
+
+def _end_now() -> None:
+    """The last exit handler: flush stdout and stderr, then end without freeing the heap."""
+    if _exit_status is None:  # not a SystemExit (a crash, or run_command not used): end as usual
+        return
+    status = _exit_status
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            status = status or 120  # what the interpreter exits with when it can't flush stdout
+    os._exit(status)
