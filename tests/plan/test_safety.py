@@ -53,3 +53,26 @@ def test_organisation_is_never_left_without_an_owner():
     plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
     with pytest.raises(UnsafePlanError, match="left without an active Account Owner"):
         check_safety(plan, {only: live(only, OWNER)}, Safety(), identity=None, allow_unsafe=True)
+
+
+def test_owner_count_follows_every_change_to_owners():
+    first, second, other = "users/o1@x.example", "users/o2@x.example", "users/s@x.example"
+    live_state = {a: live(a, OWNER) for a in (first, second)} | {other: live(other, {"role": "standard"})}
+    archive_first = Change(Action.UPDATE, first, OWNER, {**OWNER, "archived": True})
+    delete_second = Change(Action.DELETE, second, OWNER, None)
+    promote_other = Change(Action.UPDATE, other, {"role": "standard"}, {"role": "account_owner"})
+    check_safety(Plan.from_changes([archive_first]), live_state, Safety(), identity=None, allow_unsafe=True)
+    with pytest.raises(UnsafePlanError, match="left without an active Account Owner"):
+        check_safety(
+            Plan.from_changes([archive_first, delete_second]), live_state, Safety(), identity=None, allow_unsafe=True
+        )
+    both_and_promotion = Plan.from_changes([archive_first, delete_second, promote_other])
+    check_safety(both_and_promotion, live_state, Safety(), identity=None, allow_unsafe=True)
+    new_owner = Change(Action.CREATE, "users/n@x.example", None, OWNER)
+    check_safety(
+        Plan.from_changes([archive_first, delete_second, new_owner]),
+        live_state,
+        Safety(),
+        identity=None,
+        allow_unsafe=True,
+    )

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from keyform import __version__
 from keyform.errors import KeyformError
@@ -23,7 +24,16 @@ class PlanResult:
 
     plan: Plan
     live: Mapping[str, LiveResource]
-    checked: frozenset[str] = frozenset()  # every address compared: declared ones and managed live ones
+    declared: Collection[str] = ()
+    targets: Collection[str] = ()
+
+    @cached_property
+    def checked(self) -> frozenset[str]:
+        """Every address compared: declared ones and managed live ones (within the targets, if any)."""
+        checked = set(self.declared) | {a for a, r in self.live.items() if r.managed and "/" in a}
+        if self.targets:
+            checked &= set(self.targets)
+        return frozenset(checked)
 
 
 def make_plan(
@@ -41,12 +51,15 @@ def make_plan(
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
     result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
-    book = RoleBook(
-        before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
-        after={name: role.attributes_dict() for name, role in state.roles.items()},
-    )
-    changes = annotate(result.changes, book, provider.catalog(), _role_holders(state))
-    changes = [_mark_new_secret(change) if provider.generates_secret(change) else change for change in changes]
+    changes = result.changes
+    if changes:
+        book = RoleBook(
+            before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
+            after={name: role.attributes_dict() for name, role in state.roles.items()},
+        )
+        holders = _role_holders(state) if any(change.kind == "roles" for change in changes) else {}
+        changes = annotate(changes, book, provider.catalog(), holders)
+        changes = [_mark_new_secret(change) if provider.generates_secret(change) else change for change in changes]
     if targets:
         changes = _targeted(changes, set(targets))
     meta = {
@@ -56,10 +69,8 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    checked = set(state.resource_map) | {a for a, r in live.items() if r.managed and "/" in a}
-    if targets:
-        checked &= set(targets)
-    return PlanResult(Plan.from_changes(changes, result.unmanaged, meta), live, frozenset(checked))
+    plan = Plan.from_changes(changes, result.unmanaged, meta)
+    return PlanResult(plan, live, declared=state.resource_map.keys(), targets=frozenset(targets))
 
 
 def _mark_new_secret(change: Change) -> Change:

@@ -49,8 +49,10 @@ def diff(
                 changes.append(rotation)
     unmanaged: list[str] = []
     for address, current in live.items():
+        if address in desired:
+            continue
         spec = specs.get(address.split("/", 1)[0])
-        if address in desired or spec is None or spec.singleton:
+        if spec is None or spec.singleton:
             continue
         if current.managed:
             changes.append(_delete(current, "removed from the desired state"))
@@ -68,6 +70,8 @@ def _diff_declared(
         if spec.singleton:
             return []
         return [Change(Action.CREATE, address, after=dict(wanted))]
+    if current.managed and current.attributes == wanted:  # the common case, decided by one comparison
+        return []
     before = _comparable(current.attributes, wanted)
     if spec.singleton:
         if before == wanted:
@@ -128,6 +132,8 @@ def _rotation(
         return Change(
             **{**change.__dict__, "details": {**change.details, "old_secrets": [s.id for s in current.secrets]}}
         )
+    if rotate_after is None and address not in replace and len(current.secrets) == 1:
+        return None  # nothing can call for a rotation: decided before any date arithmetic
     age = now - newest.created_at
     if kind == "credentials" and len(current.secrets) > 1:
         if overlap is None or age >= overlap:

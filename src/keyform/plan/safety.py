@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from itertools import chain
+from typing import Any
 
 from keyform.errors import UnsafePlanError
 from keyform.model import Safety
@@ -35,8 +37,8 @@ def _has_threshold(problems: list[str]) -> bool:
 
 def _threshold_problems(plan: Plan, live: Mapping[str, LiveResource], safety: Safety) -> list[str]:
     problems = []
-    managed = Counter(address.split("/", 1)[0] for address, res in live.items() if res.managed and "/" in address)
     deletes = Counter(c.kind for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
+    managed = Counter(a.split("/", 1)[0] for a, res in live.items() if res.managed and "/" in a) if deletes else {}
     for kind, count in sorted(deletes.items()):
         total = managed.get(kind, 0)
         if total >= MIN_KIND_SIZE and count / total > safety.max_delete_fraction:
@@ -81,12 +83,21 @@ def _weakens(change: Change) -> str:
 
 
 def _owners_after(plan: Plan, live: Mapping[str, LiveResource]) -> int:
-    state = {a: dict(r.attributes) for a, r in live.items() if a.startswith("users/")}
+    """Active Account Owners once the plan is applied (only the users it changes are copied)."""
+    changed: dict[str, dict[str, Any] | None] = {}  # address -> attributes after the plan; None: deleted
     for change in plan.changes:
         if change.kind != "users":
             continue
         if change.action == Action.DELETE:
-            state.pop(change.address, None)
+            changed[change.address] = None
         elif change.after is not None:
-            state[change.address] = {**state.get(change.address, {}), **change.after}
-    return sum(1 for attrs in state.values() if attrs.get("role") == "account_owner" and not attrs.get("archived"))
+            current = live.get(change.address)
+            base = changed.get(change.address, current and current.attributes)
+            changed[change.address] = {**(base or {}), **change.after}
+    unchanged = (r.attributes for a, r in live.items() if a not in changed and a.startswith("users/"))
+    after = (attributes for attributes in changed.values() if attributes is not None)
+    return sum(1 for attributes in chain(after, unchanged) if _active_owner(attributes))
+
+
+def _active_owner(attributes: Mapping[str, Any]) -> bool:
+    return attributes.get("role") == "account_owner" and not attributes.get("archived")
