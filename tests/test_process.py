@@ -46,8 +46,9 @@ def test_bulk_work_in_the_command_freezes_what_was_built(collector_restored, mon
 
 def run_command_script(body: str, *, through_run_command: bool = True) -> subprocess.CompletedProcess:
     """Run `body` (defining `main`) in a new interpreter, as the command through run_command or directly."""
-    script = textwrap.dedent(
-        """
+    script = (
+        textwrap.dedent(
+            """
         import atexit, os, sys
         from keyform.process import run_command
 
@@ -57,7 +58,10 @@ def run_command_script(body: str, *, through_run_command: bool = True) -> subpro
 
         kept = Noisy()
         """
-    ) + textwrap.dedent(body) + ("\nrun_command(main)\n" if through_run_command else "\nmain()\n")
+        )
+        + textwrap.dedent(body)
+        + ("\nrun_command(main)\n" if through_run_command else "\nmain()\n")
+    )
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
 
 
