@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keyform.errors import KeyformError
-from keyform.plan.build import PlanResult, make_plan
-from keyform.plan.plan import Plan
-from keyform.plan.safety import check_safety
 from keyform.process import bulk_work
-from keyform.progress import Progress, on_terminal
-from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
+# Planning, loading and progress modules are imported where they are used: a plan starts its
+# live read before they are needed, and imports them while the read is under way.
 if TYPE_CHECKING:
     from keyform.apply import ApplyExecutor, ApplyReport
     from keyform.cli import GlobalOptions
     from keyform.journal import Journal
+    from keyform.plan.build import PlanResult
+    from keyform.plan.plan import Plan
     from keyform.providers.base import Provider
+    from keyform.workspace import Workspace
 
 
 @contextmanager
@@ -43,6 +43,8 @@ def _prompt_thread_switches() -> Iterator[None]:
 
 
 def load(options: GlobalOptions) -> Workspace:
+    from keyform.workspace import open_workspace, register_config_secrets
+
     with bulk_work():
         workspace = open_workspace(options.config, options.directory)
     register_config_secrets(workspace.state, options.redactor)
@@ -59,6 +61,9 @@ def plan(
 
 def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, **planning: Any) -> PlanResult:
     """make_plan, then the safety checks (which need the identity the read found): the one way a plan is made."""
+    from keyform.plan.build import make_plan
+    from keyform.plan.safety import check_safety
+
     with bulk_work():
         result = make_plan(workspace.state, provider, **planning)
     identity = provider.identity()
@@ -78,8 +83,8 @@ def load_and_plan(
     The live read waits on the API, loading is CPU work; overlapping them makes a large plan cost
     little more than the read. If the peeked settings differ from the loaded ones, the read is redone.
     """
-    from keyform.config import find_root
     from keyform.config.peek import peek_provider
+    from keyform.config.root import find_root
     from keyform.model import PluginConfig
     from keyform.providers.registry import load_provider
 
@@ -137,6 +142,8 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 
 def read_plan(path: Path) -> Plan:
+    from keyform.plan.plan import Plan
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -163,6 +170,7 @@ def run_apply(
     from keyform.apply import ApplyExecutor, ApplyReport, DryRunExecutor
     from keyform.journal import Journal
     from keyform.locking import apply_lock
+    from keyform.progress import Progress, on_terminal
 
     journal = Journal(workspace.base_dir / ".keyform" / "journal.jsonl")
     with (

@@ -23,7 +23,7 @@ def _options() -> GlobalOptions:
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 def fmt(check: bool, sort_names: bool, files: tuple[Path, ...]) -> None:
     """Format FILES, or keyform.yaml and every file it includes, in canonical form (comments kept)."""
-    from keyform.config import find_root
+    from keyform.config.root import find_root
     from keyform.fmt import format_files, format_tree, write_atomically
 
     options = _options()

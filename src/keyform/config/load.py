@@ -12,7 +12,6 @@ from pathlib import Path
 
 from keyform.config import semantics
 from keyform.config.build import build_state
-from keyform.config.document import display_path
 from keyform.config.envref import resolve_section
 from keyform.config.includes import load_tree
 from keyform.config.leaks import find_leaks
@@ -20,31 +19,6 @@ from keyform.config.merge import merge
 from keyform.config.schema import validate_document
 from keyform.errors import ConfigError, Location, Problem
 from keyform.model import DesiredState
-
-ROOT_NAME = "keyform.yaml"
-
-
-def find_root(config: Path | None = None, directory: Path | None = None) -> Path:
-    """The root desired-state file: `--config FILE` (relative to `-C DIR` when given), else
-    `DIR/keyform.yaml`, else `./keyform.yaml`."""
-    if config is not None:
-        path = directory / config if directory is not None else config
-        if not path.is_file():
-            reason = "it is a directory" if path.is_dir() else "no such file"
-            raise ConfigError([Problem(None, f"{display_path(path)}: cannot read: {reason}")])
-        return path
-    base = directory if directory is not None else Path(".")
-    path = base / ROOT_NAME
-    if not path.is_file():
-        raise ConfigError(
-            [
-                Problem(
-                    None,
-                    f"no {ROOT_NAME} in {base.resolve()} (create one, or pass --config FILE)",
-                )
-            ]
-        )
-    return path
 
 
 def load_desired_state(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keyform.errors import SecretSinkError
-from keyform.model import PluginConfig
-from keyform.secrets.base import SecretSink
+
+if TYPE_CHECKING:
+    from keyform.model import PluginConfig
+    from keyform.secrets.base import SecretSink
 
 
 def make_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
