@@ -44,3 +44,24 @@ def test_shell_completion_script_is_generated():
         check=False,
     )
     assert "complete -o nosort -F _keyform_completion keyform" in result.stdout
+
+
+def modules_loaded_by(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint('\\n'.join(sys.modules), file=sys.stderr)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(result.stderr.split())
+
+
+def test_help_loads_no_command_machinery():
+    loaded = modules_loaded_by("from keyform.cli import main\nmain(['--help'], standalone_mode=False)")
+    heavy = {"requests", "yaml", "jsonschema", "jsonschema_rs", "deepdiff", "keyform.engine", "keyform.config.load"}
+    assert loaded & heavy == set()
+
+
+def test_what_a_plan_needs_before_its_live_read_starts_leaves_the_loader_and_planner_unloaded():
+    """A plan starts reading the live state once it has the provider settings; the rest loads meanwhile."""
+    loaded = modules_loaded_by(
+        "import keyform.engine, keyform.config.peek, keyform.config.root, keyform.providers.registry, keyform.cli"
+    )
+    later = {"keyform.config.load", "keyform.config.schema", "keyform.config.semantics", "keyform.plan.build"}
+    assert loaded & (later | {"jsonschema_rs", "jsonschema"}) == set()
