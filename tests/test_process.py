@@ -108,3 +108,17 @@ def test_python_dash_m_keyform_and_the_console_script_run_through_run_command():
     assert "torn down" not in result.stdout
     (script,) = entry_points(group="console_scripts", name="keyform")
     assert script.value == "keyform.__main__:run"
+
+
+def test_keep_until_exit_holds_objects_only_in_the_command(monkeypatch):
+    class Probe:
+        pass
+
+    monkeypatch.setattr(process, "_kept", [])
+    library_object = Probe()
+    process.keep_until_exit(library_object)
+    assert process._kept == []
+    monkeypatch.setattr(process, "_command", True)
+    command_object = Probe()
+    process.keep_until_exit(command_object)
+    assert process._kept == [command_object]

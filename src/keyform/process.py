@@ -6,8 +6,9 @@ buy nothing in a command:
 - the cyclic garbage collector scans them again and again while they are built (`bulk_work`
   pauses it), and once more in full when it is switched back on. The command freezes them
   instead (`gc.freeze`): later collections, during an apply, look only at new objects;
-- the interpreter frees them one by one at exit. The command ends with `os._exit` once every
-  exit handler has run and the standard streams are flushed.
+- the interpreter frees them one by one at exit, or when the command's function returns. The
+  command keeps them (`keep_until_exit`) and ends with `os._exit` once every exit handler has
+  run and the standard streams are flushed.
 
 A library caller (keyform imported into a longer-lived program) gets neither: nothing is
 frozen, so the collector still frees any cycle the work left behind, and its process ends as usual.
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 
 _command = False  # True in the `keyform` process (run_command), False for library callers
 _exit_status: int | None = None  # set when the command ended by SystemExit; None: end as usual
+_kept: list[object] = []
 
 
 @contextmanager
@@ -43,6 +45,13 @@ def bulk_work() -> Iterator[None]:
         if _command:
             gc.freeze()
         gc.enable()
+
+
+def keep_until_exit(*objects: object) -> None:
+    """In the keyform command, hold `objects` until the process ends (the OS reclaims them at once);
+    for a library caller, do nothing."""
+    if _command:
+        _kept.extend(objects)
 
 
 def run_command(main: Callable[[], object]) -> None:

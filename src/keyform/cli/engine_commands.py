@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from keyform.cli import GlobalOptions
+from keyform.process import keep_until_exit
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -48,7 +49,8 @@ def plan(
     from keyform import engine
 
     options = _options()
-    _, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    workspace, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    keep_until_exit(workspace, result)  # freeing them would only delay the exit
     options.echo(engine.render(result.plan, output_format, checked=result.checked))
     if out is not None:
         engine.save_plan(result.plan, out)
@@ -87,6 +89,7 @@ def apply(
 
     options = _options()
     workspace = engine.load(options)
+    keep_until_exit(workspace)
     engine.run_apply(
         workspace,
         options,
