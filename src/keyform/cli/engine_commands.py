@@ -51,7 +51,8 @@ def plan(
     options = _options()
     workspace, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     keep_until_exit(workspace, result)  # freeing them would only delay the exit
-    options.echo(engine.render(result.plan, output_format, checked=result.checked))
+    checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
+    options.echo(engine.render(result.plan, output_format, checked=checked))
     if out is not None:
         engine.save_plan(result.plan, out)
         options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)

@@ -24,8 +24,8 @@ class PlanResult:
 
     plan: Plan
     live: Mapping[str, LiveResource]
-    declared: Collection[str] = ()
-    targets: Collection[str] = ()
+    declared: Collection[str] = ()  # every declared address
+    targets: Collection[str] = ()  # --target addresses; empty: the whole state was planned
 
     @cached_property
     def checked(self) -> frozenset[str]:
