@@ -2,6 +2,7 @@
 a library caller gets neither."""
 
 import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -37,14 +38,20 @@ def test_bulk_work_pauses_the_collector_and_freezes_nothing_for_a_library_caller
 
 def test_bulk_work_in_the_command_freezes_what_was_built(collector_restored, monkeypatch):
     monkeypatch.setattr(process, "_command", True)
+    gc.unfreeze()
     gc.enable()
     with process.bulk_work():
         built = [{"n": n} for n in range(1000)]
     assert gc.isenabled()
-    assert gc.get_freeze_count() >= len(built)
+    tracked = {id(o) for o in gc.get_objects()}  # frozen objects are not listed
+    assert id(built) not in tracked and id(built[0]) not in tracked
+    after = [["later"]]
+    assert id(after) in {id(o) for o in gc.get_objects()}  # what comes later is collected as usual
 
 
-def run_command_script(body: str, *, through_run_command: bool = True) -> subprocess.CompletedProcess:
+def run_command_script(
+    body: str, *, through_run_command: bool = True, stdout: object = subprocess.PIPE
+) -> subprocess.CompletedProcess:
     """Run `body` (defining `main`) in a new interpreter, as the command through run_command or directly."""
     script = (
         textwrap.dedent(
@@ -62,7 +69,16 @@ def run_command_script(body: str, *, through_run_command: bool = True) -> subpro
         + textwrap.dedent(body)
         + ("\nrun_command(main)\n" if through_run_command else "\nmain()\n")
     )
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # buffered, as usual
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_the_command_ends_with_its_status_after_every_exit_handler_and_without_tearing_down():
@@ -122,3 +138,13 @@ def test_keep_until_exit_holds_objects_only_in_the_command(monkeypatch):
     command_object = Probe()
     process.keep_until_exit(command_object)
     assert process._kept == [command_object]
+
+
+def test_standard_streams_are_flushed_as_the_interpreter_would():
+    closed = run_command_script("def main():\n    sys.stdout.close()\n    sys.exit(0)\n")
+    assert closed.returncode == 0  # a closed stream is skipped
+    with open("/dev/full", "w") as full:  # every write fails: no space left
+        unflushable = run_command_script(
+            "def main():\n    sys.stdout.write('never written')\n    sys.exit(0)\n", stdout=full
+        )
+    assert unflushable.returncode == 120

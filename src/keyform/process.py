@@ -7,11 +7,13 @@ buy nothing in a command:
   pauses it), and once more in full when it is switched back on. The command freezes them
   instead (`gc.freeze`): later collections, during an apply, look only at new objects;
 - the interpreter frees them one by one at exit, or when the command's function returns. The
-  command keeps them (`keep_until_exit`) and ends with `os._exit` once every exit handler has
-  run and the standard streams are flushed.
+  command keeps them (`keep_until_exit`) and ends with `os._exit` once the exit handlers
+  registered after it started have run (logging's among them) and stdout and stderr are flushed.
+  Handlers registered before `run_command`, by site hooks, are skipped.
 
 A library caller (keyform imported into a longer-lived program) gets neither: nothing is
 frozen, so the collector still frees any cycle the work left behind, and its process ends as usual.
+The state below is per process by nature (like the collector it steers), hence module-level.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ def keep_until_exit(*objects: object) -> None:
 def run_command(main: Callable[[], object]) -> None:
     """Run the click entry point `main` as this process's command, then end quickly.
 
-    Call it before importing what the command needs: its exit handler is registered first,
-    so it runs last, after those that modules register on import (logging's flush among them).
+    Call it before importing what the command needs: its exit handler is registered before
+    theirs, so it runs after those that modules register on import (logging's flush among them).
     """
     global _command, _exit_status
     _command = True
@@ -72,14 +74,17 @@ def run_command(main: Callable[[], object]) -> None:
 
 
 def _end_now() -> None:
-    """The last exit handler: flush stdout and stderr, then end without freeing the heap."""
+    """The last exit handler: flush stdout and stderr as the interpreter would, then end without
+    freeing the heap (a failed stdout flush exits 120, as it does in the interpreter)."""
     if _exit_status is None:  # not a SystemExit (a crash, or run_command not used): end as usual
         return
     status = _exit_status
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:
+            continue
         try:
-            if stream is not None:
-                stream.flush()
+            stream.flush()
         except (OSError, ValueError):
-            status = status or 120  # what the interpreter exits with when it can't flush stdout
+            if stream is sys.stdout:
+                status = 120
     os._exit(status)
