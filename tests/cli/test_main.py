@@ -58,10 +58,21 @@ def test_help_loads_no_command_machinery():
     assert loaded & heavy == set()
 
 
-def test_what_a_plan_needs_before_its_live_read_starts_leaves_the_loader_and_planner_unloaded():
+def test_what_a_plan_needs_before_its_live_read_starts_leaves_the_loader_and_planner_unloaded(tmp_path):
     """A plan starts reading the live state once it has the provider settings; the rest loads meanwhile."""
+    root = tmp_path / "keyform.yaml"
+    root.write_text("version: 1\nprovider:\n  type: keyform\n  url: http://127.0.0.1:9\n  token: ${env:T}\n")
     loaded = modules_loaded_by(
-        "import keyform.engine, keyform.config.peek, keyform.config.root, keyform.providers.registry, keyform.cli"
+        "import keyform.engine, keyform.cli\n"
+        "from pathlib import Path\n"
+        "from keyform.config.peek import peek_provider\n"
+        "from keyform.config.root import find_root\n"
+        "from keyform.model import PluginConfig\n"
+        "from keyform.providers.registry import load_provider\n"
+        f"peeked = peek_provider(find_root(directory=Path({str(tmp_path)!r})), {{'T': 'kfk_x'}})\n"
+        "options = {key: value for key, value in peeked.items() if key != 'type'}\n"
+        "load_provider(PluginConfig(peeked['type'], options)).close()"
     )
+    assert "keyform.providers.keyform_api" in loaded  # the provider the read needs is there
     later = {"keyform.config.load", "keyform.config.schema", "keyform.config.semantics", "keyform.plan.build"}
     assert loaded & (later | {"jsonschema_rs", "jsonschema"}) == set()
