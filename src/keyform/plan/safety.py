@@ -92,8 +92,8 @@ def _owners_after(plan: Plan, live: Mapping[str, LiveResource]) -> int:
             changed[change.address] = None
         elif change.after is not None:
             current = live.get(change.address)
-            base = changed.get(change.address, current and current.attributes)
-            changed[change.address] = {**(base or {}), **change.after}
+            before = current.attributes if current is not None else None
+            changed[change.address] = {**(changed.get(change.address, before) or {}), **change.after}
     unchanged = (r.attributes for a, r in live.items() if a not in changed and a.startswith("users/"))
     after = (attributes for attributes in changed.values() if attributes is not None)
     return sum(1 for attributes in chain(after, unchanged) if _active_owner(attributes))
