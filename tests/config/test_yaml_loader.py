@@ -175,3 +175,16 @@ def test_a_tagged_root_mapping_is_refused(project):
     document, problems = load(project, "!a\nx: 1\n")
     assert document is None
     assert messages(problems) == ["f.yaml:1:1: unsupported YAML tag '!a': remove it"]
+
+
+def test_repeated_scalars_keep_their_values_and_every_refused_one_is_reported(project):
+    huge = "99999999999999999999999"
+    text = f"a: [yes, 1, 0x1f, 1.5, ~, yes, 1, 0x1f, 1.5, ~]\nb: .nan\nc: .nan\nd: {huge}\ne: {huge}\n"
+    document, problems = load(project, text)
+    assert document.data["a"] == [True, 1, 31, 1.5, None] * 2
+    assert messages(problems) == [
+        "f.yaml:2:4: infinite or NaN numbers are not allowed",
+        "f.yaml:3:4: infinite or NaN numbers are not allowed",
+        "f.yaml:4:4: number is too large",
+        "f.yaml:5:4: number is too large",
+    ]

@@ -159,6 +159,7 @@ class _EventBuilder:
         self.values: dict[DataPath, Location] = {}
         self._constructor = yaml.SafeLoader("")
         self._tags: dict[tuple[str, Any], str] = {}  # implicit tag resolution is a regex walk: once per value
+        self._constructed: dict[tuple[str, str], Any] = {}  # (tag, text) -> a valid bool, number or null: built once
 
     def at(self, mark: yaml.Mark) -> Location:
         return Location(self.display, mark.line + 1, mark.column + 1)
@@ -303,6 +304,9 @@ class _EventBuilder:
         if tag not in _SCALAR_TAGS:
             self.refuse_tag(event, tag)
             return None
+        known = self._constructed.get((tag, event.value), _SKIP)
+        if known is not _SKIP:
+            return known
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             value = self._constructor.yaml_constructors[tag](self._constructor, node)
@@ -315,6 +319,7 @@ class _EventBuilder:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
             self.problems.append(Problem(self.at(event.start_mark), "number is too large"))
             return None
+        self._constructed[tag, event.value] = value
         return value
 
     def skip_value(self, event: Any, events: Any, depth: int) -> None:
