@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -100,3 +101,8 @@ def break_fsync(monkeypatch: Any, errno: int, message: str) -> None:
         raise OSError(errno, message)
 
     monkeypatch.setattr(durable.os, "fsync", failing)
+
+
+def buffered_environment() -> dict[str, str]:
+    """This process's environment without PYTHONUNBUFFERED: a child's stdout is buffered, as for users."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}

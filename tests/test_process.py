@@ -2,7 +2,6 @@
 a library caller gets neither."""
 
 import gc
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from keyform import process
+from tests.fakes import buffered_environment
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def run_command_script(
         + textwrap.dedent(body)
         + ("\nrun_command(main)\n" if through_run_command else "\nmain()\n")
     )
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # buffered, as usual
+    env = buffered_environment()
     return subprocess.run(
         [sys.executable, "-c", script],
         stdout=stdout,

@@ -4,15 +4,15 @@ the same output and exit codes as the in-process CLI, and an apply whose secrets
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 from tests.e2e.conftest import EXAMPLE_SECRETS
+from tests.fakes import buffered_environment
 
 
 def run_keyform(org, *args: str) -> subprocess.CompletedProcess:
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # buffered, as usual
+    env = buffered_environment()
     result = subprocess.run(
         [sys.executable, "-m", "keyform", "-C", str(org.workdir), *args],
         env=env,
