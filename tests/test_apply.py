@@ -64,7 +64,7 @@ def test_stale_change_is_refused_per_resource(tmp_path):
     )
     plan = make_plan(desired, provider, now=NOW).plan
     moved = provider.live["credentials/sync"]
-    provider.live["credentials/sync"] = type(moved)(**{**moved.__dict__, "etag": '"moved"'})
+    provider.live["credentials/sync"] = moved._replace(etag='"moved"')
     report = executor(provider, FileSink(tmp_path / "s.json")).execute(plan)
     status = {r.change.address: r.status for r in report.results}
     assert status == {"credentials/solo": APPLIED, "credentials/sync": STALE}
