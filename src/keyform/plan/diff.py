@@ -36,17 +36,21 @@ def diff(
     """
     specs = {spec.kind: spec for spec in kinds}
     desired = state.resource_map
+    may_rotate = {*_scheduled(state), *replace, *reissue}
     changes: list[Change] = []
     for address, wanted in desired.items():
-        spec = specs.get(address.split("/", 1)[0])
-        if spec is None:
-            continue
         current = live.get(address)
-        changes.extend(_diff_declared(address, wanted, current, spec))
-        if current is not None and spec.kind in ("users", "credentials"):
-            rotation = _rotation(state, address, wanted, current, replace, reissue, now)
-            if rotation is not None:
-                changes.append(rotation)
+        if current is None or not current.managed or current.attributes != wanted:  # else unchanged: the common case
+            spec = specs.get(address.split("/", 1)[0])
+            if spec is None:
+                continue
+            changes.extend(_diff_declared(address, wanted, current, spec))
+        if current is not None and current.secrets and (address in may_rotate or len(current.secrets) > 1):
+            kind = address.split("/", 1)[0]
+            if kind in ("users", "credentials") and kind in specs:
+                rotation = _rotation(state, address, wanted, current, replace, reissue, now)
+                if rotation is not None:
+                    changes.append(rotation)
     unmanaged: list[str] = []
     for address, current in live.items():
         if address in desired:
@@ -70,8 +74,6 @@ def _diff_declared(
         if spec.singleton:
             return []
         return [Change(Action.CREATE, address, after=dict(wanted))]
-    if current.managed and current.attributes == wanted:  # the common case, decided by one comparison
-        return []
     before = _comparable(current.attributes, wanted)
     if spec.singleton:
         if before == wanted:
@@ -101,6 +103,17 @@ def _diff_declared(
 def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
     """The live attributes the desired state speaks about (unmanaged settings are left out)."""
     return {key: live.get(key) for key in wanted}
+
+
+def _scheduled(state: DesiredState) -> set[str]:
+    """Addresses whose secret has a `rotate_after`: with one live secret and no --replace or reissue,
+    only these can need a rotation, so only these need the date arithmetic."""
+    users = {
+        f"users/{email}"
+        for email, user in state.users.items()
+        if user.api_key is not None and user.api_key.rotate_after is not None
+    }
+    return users | {f"credentials/{name}" for name, c in state.credentials.items() if c.rotate_after is not None}
 
 
 def _rotation(
