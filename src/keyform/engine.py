@@ -103,6 +103,7 @@ def load_and_plan(
         with bulk_work(), _prompt_thread_switches():
             reading = pool.submit(provider.read)
             workspace = load(options)
+            workspace.state.resource_map  # noqa: B018 -- the diff's desired side, built while the read runs
             loaded = workspace.state.provider
             same = loaded.type == settings.type and dict(loaded.options) == dict(settings.options)
             live = reading.result() if same else None
