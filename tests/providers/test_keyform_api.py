@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -75,6 +76,29 @@ def test_read_lists_each_kind_once_per_page_and_maps_to_canonical_attributes():
     user_calls = [c for c in responses.calls if "/v1/users" in c.request.url]
     assert len(user_calls) == 2  # pages needed, no per-resource reads
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in responses.calls)
+
+
+@responses.activate
+def test_read_lists_a_credentials_live_secrets_oldest_first_with_utc_times():
+    register_reads(responses, [[]])
+    newest = {"id": "sec_new", "created_at": "2026-03-01T12:00:00.250Z"}
+    oldest = {"id": "sec_old", "created_at": "2026-01-01T00:00:00Z"}
+    item = {
+        "id": "cred_1",
+        "name": "sync",
+        "integration": "",
+        "enabled": True,
+        "permissions": {},
+        "attributes": [],
+        "roles": [],
+        "managed_by": "keyform",
+        "secrets": [newest, oldest],  # an overlap, listed newest first
+        "etag": '"4"',
+    }
+    responses.replace(responses.GET, f"{URL}/v1/credentials", json={"items": [item], "next_cursor": None})
+    secrets = provider().read()["credentials/sync"].secrets
+    assert [s.id for s in secrets] == ["sec_old", "sec_new"]
+    assert secrets[1].created_at == datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 
 
 @responses.activate

@@ -39,7 +39,8 @@ COLLECTIONS = {"roles": "/v1/roles", "users": "/v1/users", "credentials": "/v1/c
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """An API timestamp (ISO 8601, `Z` for UTC: Python 3.11 reads it as is)."""
+    return datetime.fromisoformat(value)
 
 
 def role_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,14 +192,11 @@ class KeyformProvider(Provider):
     def _read_credentials(self) -> list[LiveResource]:
         resources = []
         for item in self.client.paginate("/v1/credentials", what="credentials", page_size=self.page_size):
-            secrets = tuple(
-                sorted(
-                    (SecretInfo(s["id"], parse_time(s["created_at"])) for s in item.get("secrets") or ()),
-                    key=lambda s: s.created_at,
-                )
-            )
+            secrets = [SecretInfo(s["id"], parse_time(s["created_at"])) for s in item.get("secrets") or ()]
+            if len(secrets) > 1:  # oldest first (usually there is one)
+                secrets.sort(key=lambda s: s.created_at)
             address = f"credentials/{item['name']}"
-            resources.append(_live(address, credential_attributes(item), item, secrets))
+            resources.append(_live(address, credential_attributes(item), item, tuple(secrets)))
         return resources
 
     # -- apply ----------------------------------------------------------------------------------
