@@ -123,14 +123,14 @@ class _Checker:
             return None
 
     def check_protect(self) -> None:
-        if not self.complete:
+        protect = _mapping(self.data.get("safety")).get("protect")
+        if not self.complete or not protect:
             return
         declared = {
             address(section, name) for section in RESOURCE_SECTIONS for name in _mapping(self.data.get(section))
         }
         if "organization" in self.data:
             declared.add("organization")
-        protect = _mapping(self.data.get("safety")).get("protect")
         for index, entry in _items(protect):
             if not isinstance(entry, str) or ("/" not in entry and entry != "organization"):
                 continue  # the schema reports it
