@@ -50,8 +50,8 @@ def _risks(change: Change, book: RoleBook, catalog: Catalog | None, holders: Map
         return
     if change.action == Action.REPLACE:
         yield Risk(RiskCategory.BREAKING, f"replaces {change.address}: its id and secret change")
-    gained = grants(after, book.after) - grants(before, book.before)
-    lost = grants(before, book.before) - grants(after, book.after)
+    granted_before, granted_after = grants(before, book.before), grants(after, book.after)
+    gained, lost = granted_after - granted_before, granted_before - granted_after
     escalating = sorted(g for g in gained if _is_sensitive_grant(g, catalog))
     subject = change.address
     if change.kind == "roles" and holders.get(change.name):
