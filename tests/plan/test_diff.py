@@ -109,3 +109,25 @@ def test_reissue_after_an_interrupted_apply_revokes_every_live_secret():
     assert change.action == Action.ROTATE
     assert (change.details["phase"], change.details["old_secrets"]) == ("reissue", ["s1", "s2"])
     assert change.reason == "its secret may not have been delivered (interrupted apply)"
+
+
+def test_reissue_of_a_single_secret_without_a_schedule_still_rotates_users_and_credentials():
+    cred, user = Credential("sync"), User("a@x.example", "A", "X", api_key=ApiKey())
+    desired = state(credentials={"sync": cred}, users={"a@x.example": user})
+    current = {
+        "credentials/sync": live("credentials/sync", cred.attributes_dict(), secrets_=[SecretInfo("s1", NOW)]),
+        "users/a@x.example": live("users/a@x.example", user.attributes_dict(), secrets_=[SecretInfo("k1", NOW)]),
+    }
+    changes = run(desired, current, reissue={"credentials/sync", "users/a@x.example"}).changes
+    assert sorted((c.address, c.action, c.details["phase"], c.details["old_secrets"]) for c in changes) == [
+        ("credentials/sync", Action.ROTATE, "reissue", ["s1"]),
+        ("users/a@x.example", Action.ROTATE, "reissue", ["k1"]),
+    ]
+
+
+def test_an_unchanged_credential_whose_only_secret_is_past_rotate_after_is_rotated():
+    cred = Credential("sync", rotate_after=timedelta(days=90))
+    old = live("credentials/sync", cred.attributes_dict(), secrets_=[SecretInfo("s1", NOW - timedelta(days=91))])
+    [change] = run(state(credentials={"sync": cred}), {"credentials/sync": old}).changes
+    assert (change.action, change.details["phase"], change.details["old_secret"]) == (Action.ROTATE, "immediate", "s1")
+    assert change.reason == "secret is 91d old (rotate_after 90d)"
