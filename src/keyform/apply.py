@@ -142,7 +142,7 @@ class ApplyExecutor:
         etag: str | None = None
         for index, change in chain:
             if etag is not None:
-                change = Change(**{**change.__dict__, "etag": etag})
+                change = change._replace(etag=etag)
             result, new_etag = self._run_one(index, change, failed, plan)
             out.append((index, result))
             if self.progress:

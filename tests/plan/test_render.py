@@ -111,7 +111,7 @@ def test_markdown_of_a_huge_plan_fits_a_pull_request_comment_and_says_what_was_c
         )
         for i in range(3000)
     ]
-    changes[0] = changes[0].with_risks((ESCALATE,))
+    changes[0] = changes[0]._replace(risks=(ESCALATE,))
     text = render_markdown(Plan.from_changes(changes))
     assert len(text) < COMMENT_LIMIT
     assert text.index("**Plan: 3000 to create") < text.index("#### Who gains access") < text.index("<details>")

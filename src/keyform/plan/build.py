@@ -74,7 +74,7 @@ def make_plan(
 
 
 def _mark_new_secret(change: Change) -> Change:
-    return Change(**{**change.__dict__, "details": {**change.details, "new_secret": True}})
+    return change._replace(details={**change.details, "new_secret": True})
 
 
 def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:

@@ -1,11 +1,15 @@
-"""Typed, frozen changes with a stable order; each renders itself as data."""
+"""Typed, immutable changes with a stable order; each renders itself as data.
+
+Changes and risks are NamedTuples, like the resource records: a plan of 100,000 new resources
+builds each change more than once, and a frozen dataclass costs four times as much to build.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 
 class Action(StrEnum):
@@ -36,23 +40,24 @@ class RiskCategory(StrEnum):
     BREAKING = "breaking"  # something that works today stops working
 
 
-@dataclass(frozen=True)
-class Risk:
+class Risk(NamedTuple):
     """A reviewer-facing annotation on a change."""
 
     category: RiskCategory
     message: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"category": self.category.value, "message": self.message}
+        return {"category": str(self.category), "message": self.message}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, str]) -> Risk:
         return cls(RiskCategory(data["category"]), data["message"])
 
 
-@dataclass(frozen=True)
-class Change:
+NO_DETAILS: Mapping[str, Any] = MappingProxyType({})  # the default details: shared, so read-only
+
+
+class Change(NamedTuple):
     """One change to one resource, with what the plan saw (id, etag) to detect staleness."""
 
     action: Action
@@ -63,11 +68,11 @@ class Change:
     etag: str | None = None
     reason: str = ""
     risks: tuple[Risk, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)  # action-specific facts (rotation phase, ...)
+    details: Mapping[str, Any] = NO_DETAILS  # action-specific facts (rotation phase, ...)
 
     @property
     def kind(self) -> str:
-        return self.address.split("/", 1)[0]
+        return self.address.partition("/")[0]
 
     @property
     def name(self) -> str:
@@ -78,16 +83,14 @@ class Change:
         before, after = self.before or {}, self.after or {}
         return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
 
-    def with_risks(self, risks: tuple[Risk, ...]) -> Change:
-        return Change(**{**self.__dict__, "risks": risks})
-
     def to_dict(self) -> dict[str, Any]:
+        action = self.action
         return {
             "address": self.address,
-            "action": self.action.value,
+            "action": str(action),  # the plain value (str() of a StrEnum is it, and cheaper than .value)
             "before": dict(self.before) if self.before is not None else None,
             "after": dict(self.after) if self.after is not None else None,
-            "changed": self.changed_fields() if self.action in (Action.UPDATE, Action.ADOPT) else [],
+            "changed": self.changed_fields() if action is Action.UPDATE or action is Action.ADOPT else [],
             "reason": self.reason,
             "risks": [risk.to_dict() for risk in self.risks],
             "id": self.id,

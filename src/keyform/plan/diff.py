@@ -142,9 +142,7 @@ def _rotation(
         change = _rotate(
             current, wanted, "reissue", "its secret may not have been delivered (interrupted apply)", newest.id
         )
-        return Change(
-            **{**change.__dict__, "details": {**change.details, "old_secrets": [s.id for s in current.secrets]}}
-        )
+        return change._replace(details={**change.details, "old_secrets": [s.id for s in current.secrets]})
     if rotate_after is None and address not in replace and len(current.secrets) == 1:
         return None  # nothing can call for a rotation: decided before any date arithmetic
     age = now - newest.created_at

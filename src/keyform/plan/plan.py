@@ -30,15 +30,20 @@ _ACTION_ORDER = {
 
 def phase(change: Change) -> int:
     """The apply phase of a change (lower runs first; changes in one phase are independent)."""
-    if change.kind == "organization":
+    return _phase(change, change.kind)
+
+
+def _phase(change: Change, kind: str) -> int:
+    if kind == "organization":
         return _PHASE_ORG_LAST if (change.after or {}).get("api_access") is False else _PHASE_ORG_FIRST
-    if change.kind == "roles":
+    if kind == "roles":
         return _PHASE_DELETE_ROLES if change.action == Action.DELETE else _PHASE_ROLES
     return _PHASE_DELETE_IDENTITIES if change.action == Action.DELETE else _PHASE_IDENTITIES
 
 
 def sort_key(change: Change) -> tuple[int, int, str, int]:
-    return (phase(change), _KIND_ORDER.get(change.kind, 9), change.address, _ACTION_ORDER[change.action])
+    kind = change.kind
+    return (_phase(change, kind), _KIND_ORDER.get(kind, 9), change.address, _ACTION_ORDER[change.action])
 
 
 @dataclass(frozen=True)

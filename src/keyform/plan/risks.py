@@ -22,97 +22,146 @@ class RoleBook:
 
 def grants(attributes: Mapping[str, Any] | None, roles: Mapping[str, Mapping[str, Any]]) -> set[str]:
     """Effective grants of an identity or role: `module:read`, `module:write`, `attribute:NAME`."""
-    if not attributes:
-        return set()
-    result = {
-        f"{module}:{level}" for module, levels in (attributes.get("permissions") or {}).items() for level in levels
-    }
-    result |= {f"attribute:{name}" for name in attributes.get("attributes") or ()}
-    for role in attributes.get("roles") or ():
-        result |= grants(roles.get(role), {})
-    return result
+    return set(_Grants(roles, None).of(attributes))
 
 
 def annotate(
     changes: Iterable[Change], book: RoleBook, catalog: Catalog | None, holders: Mapping[str, list[str]]
 ) -> list[Change]:
     """Return the changes with their risks filled in."""
-    return [change.with_risks(tuple(_risks(change, book, catalog, holders))) for change in changes]
+    before, after = _Grants(book.before, catalog), _Grants(book.after, catalog)
+    annotated = []
+    for change in changes:
+        risks = tuple(_risks(change, before, after, holders))
+        annotated.append(change._replace(risks=risks) if risks else change)
+    return annotated
 
 
-def _risks(change: Change, book: RoleBook, catalog: Catalog | None, holders: Mapping[str, list[str]]) -> Iterable[Risk]:
-    before, after = change.before, change.after
-    if change.action == Action.DELETE:
-        yield Risk(RiskCategory.BREAKING, f"deletes {change.address}")
-        return
-    if change.action == Action.ROTATE:
-        yield from _rotation_risks(change)
-        return
-    if change.action == Action.REPLACE:
-        yield Risk(RiskCategory.BREAKING, f"replaces {change.address}: its id and secret change")
-    granted_before, granted_after = grants(before, book.before), grants(after, book.after)
+class _Grants:
+    """What identities and roles grant on one side of a plan; each role and grant is worked out once."""
+
+    def __init__(self, roles: Mapping[str, Mapping[str, Any]], catalog: Catalog | None) -> None:
+        self._roles = roles
+        self._catalog = catalog
+        self._of_role: dict[str, frozenset[str]] = {}
+        self._sensitive: dict[str, bool] = {}
+
+    def of(self, attributes: Mapping[str, Any] | None) -> frozenset[str] | set[str]:
+        if not attributes:
+            return frozenset()
+        permissions, names = attributes.get("permissions"), attributes.get("attributes")
+        result = (
+            {f"{module}:{level}" for module, levels in permissions.items() for level in levels}
+            if permissions
+            else set()
+        )
+        if names:
+            result.update(f"attribute:{name}" for name in names)
+        for role in attributes.get("roles") or ():
+            result |= self._role(role)
+        return result
+
+    def _role(self, name: str) -> frozenset[str]:
+        granted = self._of_role.get(name)
+        if granted is None:
+            granted = self._of_role[name] = frozenset(_Grants({}, None).of(self._roles.get(name)))
+        return granted
+
+    def escalating(self, gained: Iterable[str]) -> list[str]:
+        """The gained grants that count as escalation, sorted."""
+        escalating = [grant for grant in gained if self._is_sensitive(grant)]
+        if len(escalating) > 1:
+            escalating.sort()
+        return escalating
+
+    def _is_sensitive(self, grant: str) -> bool:
+        """Write access anywhere and any sensitive attribute count as escalation."""
+        sensitive = self._sensitive.get(grant)
+        if sensitive is None:
+            scope, _, value = grant.partition(":")
+            if scope == "attribute":
+                sensitive = self._catalog is None or self._catalog.is_sensitive(value)
+            else:
+                sensitive = value == "write"
+            self._sensitive[grant] = sensitive
+        return sensitive
+
+
+def _risks(change: Change, before_side: _Grants, after_side: _Grants, holders: Mapping[str, list[str]]) -> list[Risk]:
+    action, address, before, after = change.action, change.address, change.before, change.after
+    if action == Action.DELETE:
+        return [Risk(RiskCategory.BREAKING, f"deletes {address}")]
+    if action == Action.ROTATE:
+        return _rotation_risks(change)
+    risks = []
+    if action == Action.REPLACE:
+        risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
+    granted_before, granted_after = before_side.of(before), after_side.of(after)
     gained, lost = granted_after - granted_before, granted_before - granted_after
-    escalating = sorted(g for g in gained if _is_sensitive_grant(g, catalog))
-    subject = change.address
-    if change.kind == "roles" and holders.get(change.name):
+    escalating = after_side.escalating(gained)
+    subject = address
+    if holders and address.startswith("roles/") and holders.get(change.name):
         who = holders[change.name]
-        subject = f"{change.address} (held by {len(who)}: {', '.join(who[:5])}{', ...' if len(who) > 5 else ''})"
+        subject = f"{address} (held by {len(who)}: {', '.join(who[:5])}{', ...' if len(who) > 5 else ''})"
     if escalating:
-        yield Risk(RiskCategory.ESCALATION, f"{subject} gains {', '.join(escalating)}")
-    if lost and change.action != Action.CREATE:
-        yield Risk(RiskCategory.BREAKING, f"{subject} loses {', '.join(sorted(lost))}")
-    yield from _flag_risks(change, before or {}, after or {})
+        risks.append(Risk(RiskCategory.ESCALATION, f"{subject} gains {', '.join(escalating)}"))
+    if lost and action != Action.CREATE:
+        risks.append(Risk(RiskCategory.BREAKING, f"{subject} loses {', '.join(sorted(lost))}"))
+    risks += _flag_risks(address, action == Action.CREATE, before or {}, after or {})
+    return risks
 
 
-def _flag_risks(change: Change, before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterable[Risk]:
-    creating = change.action == Action.CREATE
-    if after.get("cognitive_access") and not before.get("cognitive_access"):
-        yield Risk(RiskCategory.ESCALATION, f"{change.address} is granted cognitive (sensitive assessment) access")
-    if "role" in after:
-        old, new = before.get("role"), after["role"]
+def _flag_risks(address: str, creating: bool, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Risk]:
+    was, now = before.get, after.get
+    risks = []
+    if now("cognitive_access") and not was("cognitive_access"):
+        risks.append(Risk(RiskCategory.ESCALATION, f"{address} is granted cognitive (sensitive assessment) access"))
+    new = now("role")
+    if new is not None:
+        old = was("role")
         if (old is None and new != "standard") or (old is not None and ROLE_RANK[new] > ROLE_RANK.get(old, 0)):
-            yield Risk(
-                RiskCategory.ESCALATION, f"{change.address} org role {'set to' if creating else 'raised to'} {new}"
+            risks.append(
+                Risk(RiskCategory.ESCALATION, f"{address} org role {'set to' if creating else 'raised to'} {new}")
             )
         elif old is not None and ROLE_RANK[new] < ROLE_RANK.get(old, 0):
-            yield Risk(RiskCategory.BREAKING, f"{change.address} org role lowered from {old} to {new}")
-    if after.get("api_access") is True and before.get("api_access") is False:
-        yield Risk(
-            RiskCategory.ESCALATION,
-            "organization api_access switched on: every enabled key and credential starts working",
+            risks.append(Risk(RiskCategory.BREAKING, f"{address} org role lowered from {old} to {new}"))
+    api_access = now("api_access")
+    if api_access is True and was("api_access") is False:
+        risks.append(
+            Risk(
+                RiskCategory.ESCALATION,
+                "organization api_access switched on: every enabled key and credential starts working",
+            )
         )
-    if after.get("api_access") is False and before.get("api_access") is True:
-        yield Risk(
-            RiskCategory.BREAKING, "organization api_access switched off: every key and credential stops working"
+    elif api_access is False and was("api_access") is True:
+        risks.append(
+            Risk(RiskCategory.BREAKING, "organization api_access switched off: every key and credential stops working")
         )
-    for flag, what in (("enabled", "disabled"), ("api_key_enabled", "API key disabled")):
-        if before.get(flag) is True and after.get(flag) is False:
-            yield Risk(RiskCategory.BREAKING, f"{change.address} {what}")
-    if after.get("archived") and not before.get("archived") and not creating:
-        yield Risk(RiskCategory.BREAKING, f"{change.address} archived: its API key stops working")
-    if after.get("api_key_enabled") is True and before.get("api_key_enabled") is None:
-        yield Risk(
-            RiskCategory.ESCALATION,
-            f"{change.address} gets a new API key acting with its role {after.get('role', '')}".rstrip(),
+    if not creating:  # a new resource has nothing to switch off
+        for flag, what in (("enabled", "disabled"), ("api_key_enabled", "API key disabled")):
+            if was(flag) is True and now(flag) is False:
+                risks.append(Risk(RiskCategory.BREAKING, f"{address} {what}"))
+        if now("archived") and not was("archived"):
+            risks.append(Risk(RiskCategory.BREAKING, f"{address} archived: its API key stops working"))
+    if now("api_key_enabled") is True and was("api_key_enabled") is None:
+        risks.append(
+            Risk(
+                RiskCategory.ESCALATION,
+                f"{address} gets a new API key acting with its role {now('role', '')}".rstrip(),
+            )
         )
+    return risks
 
 
-def _rotation_risks(change: Change) -> Iterable[Risk]:
+def _rotation_risks(change: Change) -> list[Risk]:
     phase = change.details.get("phase")
     old = change.details.get("old_secret", "the old secret")
     if change.kind == "users":
-        yield Risk(RiskCategory.BREAKING, f"{change.address}: new API key deactivates the current key ({old}) at once")
+        message = f"{change.address}: new API key deactivates the current key ({old}) at once"
     elif phase in ("immediate", "reissue"):
-        yield Risk(
-            RiskCategory.BREAKING, f"{change.address}: new client secret; the current secret ({old}) is revoked at once"
-        )
+        message = f"{change.address}: new client secret; the current secret ({old}) is revoked at once"
     elif phase == "revoke":
-        yield Risk(RiskCategory.BREAKING, f"{change.address}: secret {old} stops working now (rotation overlap over)")
-
-
-def _is_sensitive_grant(grant: str, catalog: Catalog | None) -> bool:
-    """Write access anywhere and any sensitive attribute count as escalation."""
-    scope, _, value = grant.partition(":")
-    if scope == "attribute":
-        return catalog is None or catalog.is_sensitive(value)
-    return value == "write"
+        message = f"{change.address}: secret {old} stops working now (rotation overlap over)"
+    else:
+        return []
+    return [Risk(RiskCategory.BREAKING, message)]
