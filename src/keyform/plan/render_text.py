@@ -18,24 +18,38 @@ _COLOURS = {
 }
 
 
+def _codes(**styles: object) -> tuple[str, str]:
+    """The ANSI codes click.style puts before and after a text, worked out once, not per line."""
+    opening, _, closing = click.style("\0", **styles).partition("\0")
+    return opening, closing
+
+
+_SYMBOLS = {action: click.style(SYMBOLS[action], fg=colour, bold=True) for action, colour in _COLOURS.items()}
+_BOLD, _BOLD_END = _codes(bold=True)
+_NEW_SECRET = click.style("  [new secret -> sink]", fg="cyan")
+_RISK = {RiskCategory.ESCALATION: _codes(fg="red"), RiskCategory.BREAKING: _codes(fg="yellow")}
+
+
 def render_text(plan: Plan) -> str:
     """The plan as text with ANSI styles (strip them with click.unstyle or by piping)."""
     lines = [f"keyform plan for {plan.meta.get('target', 'the live API')}", ""]
     if plan.empty:
         lines.append("No changes. The live state matches the desired state.")
     for change in plan.changes:
-        symbol = click.style(SYMBOLS[change.action], fg=_COLOURS[change.action], bold=True)
-        header = f"  {symbol} {click.style(change.address, bold=True)}  ({change.action.value}"
-        secret = click.style("  [new secret -> sink]", fg="cyan") if change.details.get("new_secret") else ""
-        lines.append(header + (f": {change.reason})" if change.reason else ")") + secret)
+        reason = f": {change.reason})" if change.reason else ")"
+        secret = _NEW_SECRET if change.details.get("new_secret") else ""
+        lines.append(
+            f"  {_SYMBOLS[change.action]} {_BOLD}{change.address}{_BOLD_END}  ({change.action}{reason}{secret}"
+        )
         rows = attribute_rows(change)
-        width = max((len(name) for name, _, _ in rows), default=0)
-        for name, before, after in rows:
-            value = after if before is None else f"{before} -> {after}"
-            lines.append(f"      {name.ljust(width)}  {value}")
+        if rows:
+            width = max([len(row[0]) for row in rows])
+            for name, before, after in rows:
+                value = after if before is None else f"{before} -> {after}"
+                lines.append(f"      {name.ljust(width)}  {value}")
         for risk in change.risks:
-            colour = "red" if risk.category == RiskCategory.ESCALATION else "yellow"
-            lines.append("      " + click.style(f"! {risk.category.value}: {risk.message}", fg=colour))
+            opening, closing = _RISK[risk.category]
+            lines.append(f"      {opening}! {risk.category}: {risk.message}{closing}")
     for address in plan.unmanaged:
         lines.append(f"  ? {address}  (live, not managed by keyform; safety.unmanaged: report)")
     lines += ["", summary_line(plan.summary())]

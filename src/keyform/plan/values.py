@@ -14,22 +14,23 @@ def format_value(value: Any) -> str:
         return "(none)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "; ".join(f"{key}: {', '.join(levels)}" for key, levels in value.items()) or "(none)"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "(none)"
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "(none)"
+    if isinstance(value, Mapping):  # last of the containers: the abstract check is the slow one
+        return "; ".join(f"{key}: {', '.join(levels)}" for key, levels in value.items()) or "(none)"
     return json.dumps(value, ensure_ascii=False)
+
+
+_NOT_SHOWN_ON_CREATE = (None, "", [], {}, False)  # a new resource's empty values (but `enabled`) are left out
 
 
 def attribute_rows(change: Change) -> list[tuple[str, str | None, str | None]]:
     """(field, before, after) for the fields a reviewer should see; None means 'not shown'."""
     before, after = change.before or {}, change.after or {}
     if change.action == Action.CREATE:
-        return [
-            (k, None, format_value(v)) for k, v in after.items() if v not in (None, "", [], {}, False) or k == "enabled"
-        ]
+        return [(k, None, format_value(v)) for k, v in after.items() if v not in _NOT_SHOWN_ON_CREATE or k == "enabled"]
     if change.action == Action.DELETE:
         return []
     if change.action == Action.ROTATE:
