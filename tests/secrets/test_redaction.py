@@ -10,6 +10,11 @@ def test_known_values_and_keyform_secret_shapes_are_masked():
     assert text == f"token {MASK} and {MASK} and kfc_client"
 
 
+def test_a_secret_shape_glued_to_a_word_is_masked_too():
+    secret = "kft_" + "b" * 30
+    assert Redactor().redact(f"Bearer{secret} x_{secret}") == f"Bearer{MASK} x_{MASK}"
+
+
 def test_logging_filter_redacts_formatted_messages(caplog):
     redactor = Redactor()
     redactor.add("s3cr3t-value")

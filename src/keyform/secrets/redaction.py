@@ -7,8 +7,10 @@ import re
 import threading
 
 MASK = "<redacted>"
-# Shapes of keyform API secrets, scrubbed even when this run didn't generate them.
-_SECRET_SHAPE = re.compile(r"\bkf[kst]_[A-Za-z0-9_-]{20,}")
+# Shapes of keyform API secrets, scrubbed even when this run didn't generate them, and wherever
+# they start: glued to a preceding word too. Starting with the literal `kf` also lets the regex
+# engine skip to candidates (a leading \b made it try every position: 0.5 s per 20 MB of plan).
+_SECRET_SHAPE = re.compile(r"kf[kst]_[A-Za-z0-9_-]{20,}")
 
 
 class Redactor:
