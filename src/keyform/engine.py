@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -114,42 +113,50 @@ def load_and_plan(
         provider.close()
 
 
-def render(plan: Plan, output_format: str, *, checked: Collection[str] = ()) -> str:
-    """The plan in one of FORMATS; `checked` (every address compared) is used by junit."""
-    if output_format == "junit":
-        from keyform.plan.render_junit import render_junit
+def render(plan: Plan, output_format: str, *, checked: Collection[str] = (), styled: bool = True) -> str:
+    """The plan in one of FORMATS; `checked` (every address compared) is used by junit, `styled`
+    (ANSI styles) by text."""
+    with bulk_work():  # a large plan's output is built from many short-lived objects no cycle holds
+        if output_format == "junit":
+            from keyform.plan.render_junit import render_junit
 
-        return render_junit(plan, checked)
-    if output_format == "json":
-        from keyform.plan.render_json import render_json
+            return render_junit(plan, checked)
+        if output_format == "json":
+            from keyform.plan.render_json import render_json
 
-        return render_json(plan)
-    if output_format == "markdown":
-        from keyform.plan.render_markdown import render_markdown
+            return render_json(plan)
+        if output_format == "markdown":
+            from keyform.plan.render_markdown import render_markdown
 
-        return render_markdown(plan)
-    from keyform.plan.render_text import render_text
+            return render_markdown(plan)
+        from keyform.plan.render_text import render_text
 
-    return render_text(plan)
+        return render_text(plan, styled=styled)
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    from keyform.secrets.file_sink import write_text_atomic
+    from keyform.plan.render_json import plan_json
+    from keyform.secrets.file_sink import write_bytes_atomic
 
     try:
-        write_text_atomic(path, json.dumps(plan.to_dict(), indent=2) + "\n")
+        with bulk_work():
+            data = plan_json(plan) + b"\n"
+        write_bytes_atomic(path, data)
     except OSError as error:
         raise KeyformError(f"can't write plan file {path} ({error.strerror}): choose another --out path") from None
 
 
 def read_plan(path: Path) -> Plan:
+    import orjson
+
     from keyform.plan.plan import Plan
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with bulk_work():
+            data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise KeyformError(f"plan file {path} not found: make one with `keyform plan --out {path}`") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, ValueError) as error:  # orjson.JSONDecodeError (invalid JSON or UTF-8) is a ValueError
         raise KeyformError(f"plan file {path} can't be read as JSON ({error}): make the plan again") from None
     return Plan.from_dict(data)
 
@@ -193,12 +200,12 @@ def run_apply(
                 )
             if reissue:
                 options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
-            options.echo(render(the_plan, "text"))
+            options.echo(render(the_plan, "text", styled=options.styled))
         else:
             planning = {"targets": targets, "replace": replace, "reissue": reissue}
             the_plan = _checked_plan(workspace, provider, allow_unsafe, **planning).plan
             if show_plan:
-                options.echo(render(the_plan, "text"))
+                options.echo(render(the_plan, "text", styled=options.styled))
             if the_plan.empty:
                 return ApplyReport()
             if not (auto_approve or dry_run):

@@ -28,6 +28,11 @@ class GlobalOptions:
     redactor: Redactor = field(default_factory=Redactor)
     color: bool | None = None  # None: colour on a terminal only; False: never (--no-color, NO_COLOR)
 
+    @property
+    def styled(self) -> bool:
+        """Whether text for stdout should carry ANSI styles: click would strip them anywhere but a terminal."""
+        return self.color is not False and sys.stdout is not None and sys.stdout.isatty()
+
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
         """Print through the run's redactor: the only way commands print."""
         click.echo(self.redactor.redact(text), err=err, nl=nl, color=self.color)

@@ -52,7 +52,7 @@ def plan(
     workspace, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     keep_until_exit(workspace, result)  # freeing them would only delay the exit
     checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
-    options.echo(engine.render(result.plan, output_format, checked=checked))
+    options.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
     if out is not None:
         engine.save_plan(result.plan, out)
         options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
@@ -161,7 +161,8 @@ def show(planfile: Path, output_format: str) -> None:
 
     if output_format == "junit":
         raise click.UsageError("junit needs the live state: use `keyform plan --format junit`")
-    _options().echo(engine.render(engine.read_plan(planfile), output_format))
+    options = _options()
+    options.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
 
 
 @click.command(name="force-unlock")

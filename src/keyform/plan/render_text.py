@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 import click
 
 from keyform.plan.changes import SYMBOLS, Action, RiskCategory
@@ -18,28 +21,51 @@ _COLOURS = {
 }
 
 
-def _codes(**styles: object) -> tuple[str, str]:
-    """The ANSI codes click.style puts before and after a text, worked out once, not per line."""
+class _Palette(NamedTuple):
+    """The styled pieces of a text plan, worked out once rather than by click.style per line."""
+
+    symbols: Mapping[Action, str]
+    bold: tuple[str, str]  # the codes before and after a text
+    new_secret: str
+    risk: Mapping[RiskCategory, tuple[str, str]]
+
+
+def _codes(styled: bool, **styles: object) -> tuple[str, str]:
+    if not styled:
+        return "", ""
     opening, _, closing = click.style("\0", **styles).partition("\0")
     return opening, closing
 
 
-_SYMBOLS = {action: click.style(SYMBOLS[action], fg=colour, bold=True) for action, colour in _COLOURS.items()}
-_BOLD, _BOLD_END = _codes(bold=True)
-_NEW_SECRET = click.style("  [new secret -> sink]", fg="cyan")
-_RISK = {RiskCategory.ESCALATION: _codes(fg="red"), RiskCategory.BREAKING: _codes(fg="yellow")}
+def _palette(styled: bool) -> _Palette:
+    def style(text: str, **styles: object) -> str:
+        opening, closing = _codes(styled, **styles)
+        return f"{opening}{text}{closing}"
+
+    return _Palette(
+        symbols={action: style(SYMBOLS[action], fg=colour, bold=True) for action, colour in _COLOURS.items()},
+        bold=_codes(styled, bold=True),
+        new_secret=style("  [new secret -> sink]", fg="cyan"),
+        risk={RiskCategory.ESCALATION: _codes(styled, fg="red"), RiskCategory.BREAKING: _codes(styled, fg="yellow")},
+    )
 
 
-def render_text(plan: Plan) -> str:
-    """The plan as text with ANSI styles (strip them with click.unstyle or by piping)."""
+_PALETTES = {True: _palette(True), False: _palette(False)}
+
+
+def render_text(plan: Plan, *, styled: bool = True) -> str:
+    """The plan as text, with ANSI styles unless `styled` is false (where they would only be
+    stripped again: click strips them when the output is not a terminal)."""
+    palette = _PALETTES[styled]
+    bold, bold_end = palette.bold
     lines = [f"keyform plan for {plan.meta.get('target', 'the live API')}", ""]
     if plan.empty:
         lines.append("No changes. The live state matches the desired state.")
     for change in plan.changes:
         reason = f": {change.reason})" if change.reason else ")"
-        secret = _NEW_SECRET if change.details.get("new_secret") else ""
+        secret = palette.new_secret if change.details.get("new_secret") else ""
         lines.append(
-            f"  {_SYMBOLS[change.action]} {_BOLD}{change.address}{_BOLD_END}  ({change.action}{reason}{secret}"
+            f"  {palette.symbols[change.action]} {bold}{change.address}{bold_end}  ({change.action}{reason}{secret}"
         )
         rows = attribute_rows(change)
         if rows:
@@ -48,7 +74,7 @@ def render_text(plan: Plan) -> str:
                 value = after if before is None else f"{before} -> {after}"
                 lines.append(f"      {name.ljust(width)}  {value}")
         for risk in change.risks:
-            opening, closing = _RISK[risk.category]
+            opening, closing = palette.risk[risk.category]
             lines.append(f"      {opening}! {risk.category}: {risk.message}{closing}")
     for address in plan.unmanaged:
         lines.append(f"  ? {address}  (live, not managed by keyform; safety.unmanaged: report)")
