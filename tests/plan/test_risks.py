@@ -1,15 +1,15 @@
 from keyform.catalog import REFERENCE_CATALOG
 from keyform.model import Role, User
 from keyform.plan.changes import Action, Change, RiskCategory
-from keyform.plan.risks import RoleBook, annotate
+from keyform.plan.risks import RoleBook, assess
 
 READER = Role("reader", "", {"employees": ("read",)}, ("first_name",)).attributes_dict()
 PAYROLL = Role("payroll", "", {"employees": ("read", "write")}, ("salary",)).attributes_dict()
 
 
 def risks_of(change, book=None, holders=None):
-    [annotated] = annotate([change], book or RoleBook({}, {}), REFERENCE_CATALOG, holders or {})
-    return [(r.category, r.message) for r in annotated.risks]
+    [risks] = assess([change], book or RoleBook({}, {}), REFERENCE_CATALOG, holders or {})
+    return [(r.category, r.message) for r in risks]
 
 
 def user(**overrides):

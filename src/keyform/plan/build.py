@@ -11,10 +11,10 @@ from functools import cached_property
 from keyform import __version__
 from keyform.errors import KeyformError
 from keyform.model import DesiredState
-from keyform.plan.changes import Action, Change
+from keyform.plan.changes import Action, Change, Risk
 from keyform.plan.diff import diff
 from keyform.plan.plan import Plan
-from keyform.plan.risks import RoleBook, annotate
+from keyform.plan.risks import RoleBook, assess
 from keyform.providers.base import LiveResource, Provider
 
 
@@ -58,8 +58,11 @@ def make_plan(
             after={name: role.attributes_dict() for name, role in state.roles.items()},
         )
         holders = _role_holders(state) if any(change.kind == "roles" for change in changes) else {}
-        changes = annotate(changes, book, provider.catalog(), holders)
-        changes = [_mark_new_secret(change) if provider.generates_secret(change) else change for change in changes]
+        risks = assess(changes, book, provider.catalog(), holders)
+        changes = [
+            _annotated(change, change_risks, provider.generates_secret(change))
+            for change, change_risks in zip(changes, risks, strict=True)
+        ]
     if targets:
         changes = _targeted(changes, set(targets))
     meta = {
@@ -73,8 +76,11 @@ def make_plan(
     return PlanResult(plan, live, declared=state.resource_map.keys(), targets=frozenset(targets))
 
 
-def _mark_new_secret(change: Change) -> Change:
-    return change._replace(details={**change.details, "new_secret": True})
+def _annotated(change: Change, risks: tuple[Risk, ...], new_secret: bool) -> Change:
+    """The change with its risks and, if applying it makes a secret, `new_secret` (one rebuild, or none)."""
+    if new_secret:
+        return change._replace(risks=risks, details={**change.details, "new_secret": True})
+    return change._replace(risks=risks) if risks else change
 
 
 def _check_addresses(state: DesiredState, targets: Collection[str], replace: Collection[str]) -> None:

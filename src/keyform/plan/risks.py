@@ -25,16 +25,12 @@ def grants(attributes: Mapping[str, Any] | None, roles: Mapping[str, Mapping[str
     return set(_Grants(roles, None).of(attributes))
 
 
-def annotate(
+def assess(
     changes: Iterable[Change], book: RoleBook, catalog: Catalog | None, holders: Mapping[str, list[str]]
-) -> list[Change]:
-    """Return the changes with their risks filled in."""
+) -> list[tuple[Risk, ...]]:
+    """The risks of each change, in order."""
     before, after = _Grants(book.before, catalog), _Grants(book.after, catalog)
-    annotated = []
-    for change in changes:
-        risks = tuple(_risks(change, before, after, holders))
-        annotated.append(change._replace(risks=risks) if risks else change)
-    return annotated
+    return [tuple(_risks(change, before, after, holders)) for change in changes]
 
 
 class _Grants:
