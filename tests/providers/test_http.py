@@ -3,6 +3,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import responses
 
 from keyform.errors import ProviderError
 from keyform.providers.http import ApiClient, retrying_session, sanitize_url
@@ -106,3 +107,15 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(flaky_server, monkeypatch
     # verify's way: a bare session, the token under test in each request's headers
     retrying_session(flaky_server).post(f"{flaky_server}/v1/x", headers={"Authorization": "Bearer kfk_key"}, timeout=5)
     assert {auth for _, auth in FlakyHandler.seen} == {"Bearer t0ken", "Bearer kfk_key"}
+
+
+@responses.activate
+def test_a_body_that_is_not_json_is_one_error_naming_the_kind_and_the_fix():
+    responses.get("http://api.test/v1/users", body="<html>Sign in</html>", status=200)
+    client = ApiClient("http://api.test", "tok", retries=0)
+    expected = (
+        r"^users: GET /v1/users answered HTTP 200 with a body that is not JSON \(.+\): "
+        r"is provider.url the credential API\?$"
+    )
+    with pytest.raises(ProviderError, match=expected):
+        list(client.paginate("/v1/users", what="users", page_size=10))

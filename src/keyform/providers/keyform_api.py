@@ -128,11 +128,11 @@ class KeyformProvider(Provider):
     def lock(self, owner: str, ttl_seconds: int) -> str | None:
         try:
             body = {"owner": owner, "ttl_seconds": ttl_seconds, "reason": "keyform apply"}
-            return self.client.request("POST", "/v1/locks", what="lock", json=body).json()["id"]
+            return self.client.request_json("POST", "/v1/locks", what="lock", json=body)["id"]
         except ApiResponseError as error:
             if error.status != 409:
                 raise
-            holder = self.client.request("GET", "/v1/locks", what="lock").json()["items"]
+            holder = self.client.request_json("GET", "/v1/locks", what="lock")["items"]
             current = holder[0] if holder else {}
             message = (
                 f"another apply holds the organisation's lock: {current.get('owner', 'unknown')} since "
@@ -162,14 +162,13 @@ class KeyformProvider(Provider):
         return {resource.address: resource for batch in batches for resource in batch}
 
     def _read_identity(self) -> list[LiveResource]:
-        principal = self.client.request("GET", "/v1/whoami", what="whoami").json()["principal"]
+        principal = self.client.request_json("GET", "/v1/whoami", what="whoami")["principal"]
         if principal.get("type") == "api_key":
             self._identity = f"users/{principal['name'].lower()}"
         return []
 
     def _read_organization(self) -> list[LiveResource]:
-        response = self.client.request("GET", "/v1/organization", what="organization")
-        body = response.json()
+        body = self.client.request_json("GET", "/v1/organization", what="organization")
         return [
             LiveResource("organization", {"api_access": body["api_access"]}, body["id"], body["etag"], managed=True)
         ]
@@ -228,7 +227,7 @@ class KeyformProvider(Provider):
             return self._new_api_key(change, change.id, change.etag, retiring=None)
         if change.action == Action.CREATE:
             body = {"email": change.name, **{k: after[k] for k in USER_FIELDS if k in after}, "managed_by": MANAGED_BY}
-            created = self.client.request("POST", "/v1/users", what=change.address, json=body).json()
+            created = self.client.request_json("POST", "/v1/users", what=change.address, json=body)
             user_id, etag = created["id"], created["etag"]
             outcome = ApplyOutcome(etag=etag)
         else:
@@ -251,7 +250,7 @@ class KeyformProvider(Provider):
     def _apply_credential(self, change: Change) -> ApplyOutcome:
         if change.action == Action.CREATE:
             body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
-            created = self.client.request("POST", "/v1/credentials", what=change.address, json=body).json()
+            created = self.client.request_json("POST", "/v1/credentials", what=change.address, json=body)
             if not created.get("client_secret"):  # a replayed create: the secret's only showing was lost
                 heal = Change(Action.ROTATE, change.address, id=created["id"])
                 return self._rotate_credential(heal, phase="immediate", old=created["secrets"][0]["id"])
@@ -283,7 +282,7 @@ class KeyformProvider(Provider):
         created = add_client_secret(self.client, path, what=what, if_match=if_match)
         if phase == "immediate" and old:
             revoke_client_secret(self.client, path, old, what=what)
-        credential = self.client.request("GET", path, what=what).json()
+        credential = self.client.request_json("GET", path, what=what)
         secret = GeneratedSecret(
             what,
             "client_credentials",
@@ -301,7 +300,7 @@ class KeyformProvider(Provider):
             revoke_client_secret(self.client, path, secret_id, what=what)
         created = add_client_secret(self.client, path, what=what, if_match=None)
         revoke_client_secret(self.client, path, stale[0], what=what)
-        credential = self.client.request("GET", path, what=what).json()
+        credential = self.client.request_json("GET", path, what=what)
         fields = {"client_id": credential["client_id"], "client_secret": created["client_secret"]}
         secret = GeneratedSecret(what, "client_credentials", fields, created["id"], parse_time(created["created_at"]))
         return ApplyOutcome(secret=secret, etag=credential["etag"])
@@ -312,7 +311,7 @@ class KeyformProvider(Provider):
         Otherwise it was created outside this plan: stale."""
         collection = COLLECTIONS[change.kind]
         query = {"email": change.name} if change.kind == "users" else {"name": change.name}
-        items = self.client.request("GET", collection, what=change.address, params=query).json()["items"]
+        items = self.client.request_json("GET", collection, what=change.address, params=query)["items"]
         if not items or items[0].get("managed_by") != MANAGED_BY:
             raise StaleChangeError(change.address, "it was created outside this plan")
         item, after = items[0], dict(change.after or {})
@@ -353,12 +352,12 @@ class KeyformProvider(Provider):
     def _patch(self, change: Change, path: str, body: dict[str, Any]) -> ApplyOutcome:
         if not body:
             return ApplyOutcome(etag=change.etag)
-        response = self.client.request("PATCH", path, what=change.address, json=body, if_match=change.etag)
-        return ApplyOutcome(etag=response.json().get("etag"))
+        patched = self.client.request_json("PATCH", path, what=change.address, json=body, if_match=change.etag)
+        return ApplyOutcome(etag=patched.get("etag"))
 
     def _created(self, change: Change, path: str, body: dict[str, Any]) -> ApplyOutcome:
-        response = self.client.request("POST", path, what=change.address, json=body)
-        return ApplyOutcome(etag=response.json().get("etag"))
+        created = self.client.request_json("POST", path, what=change.address, json=body)
+        return ApplyOutcome(etag=created.get("etag"))
 
     def _delete(self, change: Change, path: str) -> ApplyOutcome:
         try:
@@ -369,7 +368,7 @@ class KeyformProvider(Provider):
         return ApplyOutcome()
 
     def _etag(self, path: str, what: str) -> str | None:
-        return self.client.request("GET", path, what=what).json().get("etag")
+        return self.client.request_json("GET", path, what=what).get("etag")
 
     def _settle(self, change: Change, error: ApiResponseError) -> ApplyOutcome:
         """Decide what an error means: 412/404/409 are staleness, unless the resource already is as desired
@@ -382,7 +381,7 @@ class KeyformProvider(Provider):
             raise error
         collection = COLLECTIONS.get(change.kind)
         path = f"{collection}/{change.id}" if collection else "/v1/organization"
-        current = self.client.request("GET", path, what=change.address).json()
+        current = self.client.request_json("GET", path, what=change.address)
         attributes = {"roles": role_attributes, "users": user_attributes, "credentials": credential_attributes}.get(
             change.kind, lambda item: {"api_access": item["api_access"]}
         )(current)
