@@ -1,8 +1,14 @@
-"""CPU cost of diff + risks + rendering for 100,000 resources (in-process, no HTTP): `python bench/cpu.py`."""
+"""CPU cost of diff + risks + rendering for 100,000 resources (in-process, no HTTP): `python bench/cpu.py`.
+
+Each step runs as `keyform plan` runs it: planning inside `bulk_work` (the collector paused), the
+keyform provider's rules for which changes make a new secret, each format through `engine.render`
+(text as written to a pipe or file, unstyled) and the saved plan file through `engine.save_plan`.
+"""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,12 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes import FakeProvider
 
+from keyform import engine
 from keyform.model import ApiKey, Credential, DesiredState, PluginConfig, Role, User
 from keyform.plan.build import make_plan
-from keyform.plan.render_json import render_json
-from keyform.plan.render_markdown import render_markdown
-from keyform.plan.render_text import render_text
+from keyform.process import bulk_work
 from keyform.providers.base import LiveResource, SecretInfo
+from keyform.providers.keyform_api import KeyformProvider
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -38,22 +44,33 @@ def world(n_users: int, n_credentials: int, changed_every: int) -> tuple[Desired
     return state, live
 
 
+class OfflineKeyformProvider(FakeProvider):
+    """The keyform provider's planning rules (which changes make a new secret) without HTTP."""
+
+    generates_secret = KeyformProvider.generates_secret
+
+
 def main() -> None:
     for label, changed_every in (("no changes", 0), ("1% changed", 100), ("all new", -1)):
         state, live = world(50_000, 50_000, max(changed_every, 0))
         if changed_every < 0:
             live = {}
-        provider = FakeProvider(live)
+        provider = OfflineKeyformProvider(live)
         started = time.process_time()
-        result = make_plan(state, provider, now=NOW, live=live)
-        planned = time.process_time()
-        text, markdown, data = render_text(result.plan), render_markdown(result.plan), render_json(result.plan)
-        rendered = time.process_time()
-        print(
-            f"100,000 resources, {label}: diff+risks {planned - started:.2f} s CPU, "
-            f"render text+markdown+json {rendered - planned:.2f} s CPU, {len(result.plan.changes)} changes, "
-            f"{len(text) + len(markdown) + len(data):,} chars"
-        )
+        with bulk_work():
+            result = make_plan(state, provider, now=NOW, live=live)
+        costs = {"diff+risks": time.process_time() - started}
+        sizes = 0
+        for output_format in ("text", "markdown", "json"):
+            started = time.process_time()
+            sizes += len(engine.render(result.plan, output_format, styled=False))
+            costs[output_format] = time.process_time() - started
+        with tempfile.TemporaryDirectory() as directory:
+            started = time.process_time()
+            engine.save_plan(result.plan, Path(directory) / "plan.json")
+            costs["plan file"] = time.process_time() - started
+        shown = ", ".join(f"{step} {cost:.2f}" for step, cost in costs.items())
+        print(f"100,000 resources, {label}: {shown} s CPU; {len(result.plan.changes)} changes, {sizes:,} chars")
 
 
 if __name__ == "__main__":
