@@ -16,7 +16,7 @@ from keyform.config.durations import parse_duration
 from keyform.config.hints import did_you_mean, printable, quote
 from keyform.config.merge import RESOURCE_SECTIONS, address
 from keyform.errors import Problem
-from keyform.providers.registry import GROUP, available_providers
+from keyform.providers.registry import GROUP, available_providers, is_installed
 
 
 def check(merged: Document, *, complete: bool = True) -> list[Problem]:
@@ -68,8 +68,8 @@ class _Checker:
         kind = _mapping(self.data.get("provider")).get("type")
         if not isinstance(kind, str) or not kind:
             return
-        known = available_providers()
-        if kind not in known:
+        if not is_installed(kind):
+            known = available_providers()
             self.add(
                 ("provider", "type"),
                 f"unknown provider type {quote(kind)}{did_you_mean(kind, known)}"
