@@ -20,11 +20,6 @@ class RoleBook:
     after: Mapping[str, Mapping[str, Any]]
 
 
-def grants(attributes: Mapping[str, Any] | None, roles: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Effective grants of an identity or role: `module:read`, `module:write`, `attribute:NAME`."""
-    return set(_Grants(roles, None).of(attributes))
-
-
 def assess(
     changes: Iterable[Change], book: RoleBook, catalog: Catalog | None, holders: Mapping[str, list[str]]
 ) -> list[tuple[Risk, ...]]:
@@ -43,6 +38,7 @@ class _Grants:
         self._sensitive: dict[str, bool] = {}
 
     def of(self, attributes: Mapping[str, Any] | None) -> frozenset[str] | set[str]:
+        """Effective grants of an identity or role: `module:read`, `module:write`, `attribute:NAME`."""
         if not attributes:
             return frozenset()
         permissions, names = attributes.get("permissions"), attributes.get("attributes")
