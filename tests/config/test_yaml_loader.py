@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from keyform.config.yaml_loader import MAX_BYTES, load_file
@@ -50,9 +52,15 @@ def test_nesting_deeper_than_64_levels_is_refused(project):
 
 
 def test_very_deep_flow_nesting_does_not_blow_the_stack(project):
+    # Which layer refuses first depends on the libyaml inside the installed PyYAML: its scanner
+    # reads a run of '[' ahead of the events (and since PyYAML 6.0.4 stops at its own depth limit),
+    # so the guarantee is tested, not one library version's wording: refused cleanly, one problem
+    # on the right line with a column, saying it is nesting, and no RecursionError.
     document, problems = load(project, "a: " + "[" * 50000 + "\n")
     assert document is None
-    assert messages(problems) == ["f.yaml:1:67: nested deeper than 64 levels"]
+    assert len(problems) == 1
+    (problem,) = messages(problems)
+    assert re.fullmatch(r"f\.yaml:1:\d+: .*nest.*", problem), problem
 
 
 def test_a_second_document_is_refused(project):
