@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyform.server.auth import OWNER, require_owner
+from keyform.server.auth import ADMIN, OWNER, STANDARD, require_owner
 from keyform.server.context import Context, Route, created, diff, stamps
 from keyform.server.errors import ApiError, conflict, forbidden, invalid, not_found
 from keyform.server.tokens import API_KEY_PREFIX, hash_secret, new_id, new_secret
@@ -22,6 +22,7 @@ FIELDS = (
     "archived",
     "managed_by",
 )
+ROLE_RANK = {STANDARD: 0, ADMIN: 1, OWNER: 2}
 DEFAULTS = {
     "job_title": "",
     "default_folder": "",
@@ -71,6 +72,36 @@ def _unique_email(ctx: Context, email: str) -> None:
 def _guard_owner_target(ctx: Context, row: dict[str, Any]) -> None:
     if row["role"] == OWNER and not ctx.actor.is_owner:
         raise forbidden("only an Account Owner may change, archive or delete an Account Owner or manage their API key")
+
+
+def _guard_cognitive_key(ctx: Context, row: dict[str, Any], action: str) -> None:
+    """Only an Account Owner may make a key that reads cognitive data work (an Admin's key can't read it)."""
+    if row["cognitive_access"] and not ctx.actor.is_owner:
+        raise forbidden(
+            f"only an Account Owner may {action} of {row['email']}, who has cognitive_access "
+            "(that key would read cognitive data, which your own key can't)"
+        )
+
+
+def _widens(row: dict[str, Any], values: dict[str, Any], roles_before: list[str], roles_after: list[str] | None) -> str:
+    """The change that would give the user's key more access (un-archive, promote, more roles), or ''."""
+    if row["archived"] and values.get("archived") is False:
+        return "un-archive"
+    if ROLE_RANK[values.get("role", row["role"])] > ROLE_RANK[row["role"]]:
+        return "promote"
+    if roles_after is not None and set(roles_after) - set(roles_before):
+        return "add custom roles to"
+    return ""
+
+
+def _guard_cognitive_user(ctx: Context, row: dict[str, Any], values: dict[str, Any], what: str) -> None:
+    """A user who keeps cognitive_access gains access only by an Account Owner's change."""
+    keeps = values.get("cognitive_access", row["cognitive_access"])
+    if what and keeps and not ctx.actor.is_owner:
+        raise forbidden(
+            f"only an Account Owner may {what} {row['email']}, who has cognitive_access "
+            "(their API key would gain access your own key doesn't have)"
+        )
 
 
 def _guard_last_owner(ctx: Context, row: dict[str, Any], what: str) -> None:
@@ -125,6 +156,8 @@ def update_user(ctx: Context) -> Response:
     if not changes:
         return Response(200, render_one(ctx, row), etag_of(row))
     _guard_owner_target(ctx, row)
+    names = [role["name"] for role in roles] if roles is not None else None
+    _guard_cognitive_user(ctx, row, values, _widens(row, values, current, names))
     if "email" in changes:
         check_email(values["email"])
         if values["email"].lower() != row["email_lower"]:
@@ -169,6 +202,7 @@ def create_key(ctx: Context) -> Response:
     row = load(ctx)
     check_if_match(ctx.request, etag_of(row))
     _guard_owner_target(ctx, row)
+    _guard_cognitive_key(ctx, row, "generate the API key")
     if row["archived"]:
         raise conflict(f"user {row['email']} is archived; unarchive them before generating a key")
     old = ctx.tx.api_keys_for([row["id"]]).get(row["id"])
@@ -198,7 +232,9 @@ def update_key(ctx: Context) -> Response:
     if enabled == key["enabled"]:
         return Response(200, render_key(key), etag_of(row))
     _guard_owner_target(ctx, row)
-    if not enabled:
+    if enabled:
+        _guard_cognitive_key(ctx, row, "re-enable the API key")
+    else:
         _guard_last_owner(ctx, row, "have their API key disabled")
     ctx.tx.update("api_keys", key["id"], {"enabled": enabled})
     ctx.tx.touch("users", row["id"], ctx.now)
