@@ -101,9 +101,40 @@ def test_the_last_active_owner_is_protected(api: Api) -> None:
     for method, path, body, what in cases:
         status, code, message = error_of(api.owner.request(method, path, json=body))
         assert (status, code) == (409, "conflict"), (method, path)
-        assert "last active Account Owner" in message and what in message
+        assert "last Account Owner with a working API key" in message and what in message
     second, second_key = api.user(role="account_owner")
     demoted = api.owner.patch(f"/v1/users/{owner}", json={"role": "account_admin"})
     assert demoted.status_code == 200 and demoted.json()["role"] == "account_admin"
     status, code, _ = error_of(api.session(second_key).delete(f"/v1/users/{second['id']}"))
     assert (status, code) == (409, "conflict")
+
+
+def test_the_last_owner_with_a_working_key_keeps_it(api: Api) -> None:
+    """A second owner without a key doesn't count: otherwise the first could lock everyone out."""
+    owner = owner_id(api)
+    second, _ = api.user(role="account_owner", key=False)
+    api.set_api_access(False)
+    cases = [
+        ("DELETE", f"/v1/users/{owner}/api-key", None, "have their API key deleted"),
+        ("PATCH", f"/v1/users/{owner}/api-key", {"enabled": False}, "have their API key disabled"),
+        ("PATCH", f"/v1/users/{owner}", {"role": "account_admin"}, "be demoted"),
+        ("PATCH", f"/v1/users/{owner}", {"archived": True}, "be archived"),
+        ("DELETE", f"/v1/users/{owner}", None, "be deleted"),
+    ]
+    for method, path, body, what in cases:
+        status, code, message = error_of(api.owner.request(method, path, json=body))
+        assert (status, code) == (409, "conflict"), (method, path)
+        assert message == (
+            f"{OWNER_EMAIL} is the last Account Owner with a working API key and can't {what}; "
+            "give another Account Owner an enabled API key first"
+        )
+    api.set_api_access(True)
+    assert api.owner.get("/v1/organization").json()["api_access"] is True
+    second_key = api.owner.post(f"/v1/users/{second['id']}/api-key").json()["api_key"]
+    api.owner.patch(f"/v1/users/{second['id']}/api-key", json={"enabled": False})
+    status, _, message = error_of(api.owner.delete(f"/v1/users/{owner}/api-key"))
+    assert status == 409 and "last Account Owner with a working API key" in message
+    api.owner.patch(f"/v1/users/{second['id']}/api-key", json={"enabled": True})
+    assert api.owner.delete(f"/v1/users/{owner}/api-key").status_code == 204
+    assert api.session(second_key).patch("/v1/organization", json={"api_access": False}).status_code == 200
+    assert api.session(second_key).patch("/v1/organization", json={"api_access": True}).status_code == 200

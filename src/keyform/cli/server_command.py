@@ -23,6 +23,25 @@ def _open_token_file(path: Path) -> int:
     return fd
 
 
+def _recover(db: Path, email: str, token_file: Path | None) -> None:
+    """--recover-owner: write a fresh owner key to the token file, say so in one line, don't serve."""
+    from keyform.server.errors import ServerError
+    from keyform.server.runner import recover_owner
+
+    if token_file is None:
+        raise ServerError("--recover-owner EMAIL needs --token-file FILE (a new file receiving the new API key)")
+    fd = _open_token_file(token_file)
+    try:
+        token = recover_owner(db, email)
+    except BaseException:
+        os.close(fd)
+        token_file.unlink()
+        raise
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    click.echo(f"{email} is an active Account Owner with a new API key in {token_file}; api_access is on")
+
+
 @click.command()
 @click.option("--db", "db", required=True, type=click.Path(path_type=Path), help="SQLite database file.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -39,7 +58,14 @@ def _open_token_file(path: Path) -> int:
     "--token-file",
     "token_file",
     type=click.Path(path_type=Path),
-    help="New file (mode 0600) receiving the owner's API key; needs --init-owner.",
+    help="New file (mode 0600) receiving the owner's API key; needs --init-owner or --recover-owner.",
+)
+@click.option(
+    "--recover-owner",
+    "recover_owner",
+    metavar="EMAIL",
+    help="Make EMAIL an active Account Owner with a new key in --token-file, switch api_access on, and exit "
+    "(run on the database file when no owner's key works).",
 )
 @click.option(
     "--rate-limit",
@@ -54,15 +80,22 @@ def server(
     init_owner: str | None,
     token_file: Path | None,
     rate_limit: float | None,
+    recover_owner: str | None,
 ) -> None:
     """Run the credential API until SIGINT or SIGTERM.
 
     --init-owner on a database that already has an organisation is an error (nothing changes,
-    no token is written). Starting again without it keeps all data.
+    no token is written). Starting again without it keeps all data. --recover-owner EMAIL (with
+    --token-file) works on the database file only: it gives EMAIL a working Account Owner key and exits.
     """
     from keyform.server.errors import ServerError
     from keyform.server.runner import init_organization, start_server
 
+    if recover_owner:
+        if init_owner:
+            raise ServerError("--init-owner and --recover-owner exclude each other; give one of them")
+        _recover(db, recover_owner, token_file)
+        return
     if bool(init_owner) != bool(token_file):
         raise ServerError("--init-owner EMAIL and --token-file FILE go together; give both or neither")
     if init_owner and token_file:

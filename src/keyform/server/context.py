@@ -53,17 +53,18 @@ class Context:
 
     def audit(self, action: str, kind: str, target: dict[str, Any], name_field: str, changes: dict) -> None:
         """Record one audit entry; `changes` must never hold a secret or a hash."""
-        self.tx.insert(
-            "audit",
-            {
-                "id": new_id("aud"),
-                "at": self.now,
-                "actor": self.actor.ref(),
-                "action": action,
-                "target": {"kind": kind, "id": target["id"], "name": target.get(name_field)},
-                "changes": changes,
-            },
-        )
+        target_ref = {"kind": kind, "id": target["id"], "name": target.get(name_field)}
+        record_audit(self.tx, self.now, self.actor.ref(), action, target_ref, changes)
+
+
+def record_audit(
+    tx: Transaction, at: str, actor: dict[str, str], action: str, target: dict[str, Any], changes: dict
+) -> None:
+    """Insert one audit entry (`target`: kind, id, name); `changes` must never hold a secret or a hash."""
+    tx.insert(
+        "audit",
+        {"id": new_id("aud"), "at": at, "actor": actor, "action": action, "target": target, "changes": changes},
+    )
 
 
 @dataclass(frozen=True)

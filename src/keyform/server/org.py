@@ -7,11 +7,34 @@ from typing import Any
 from keyform.catalog import REFERENCE_CATALOG
 from keyform.server import data_api
 from keyform.server.auth import OWNER, require_owner
-from keyform.server.context import Context, Route, diff, stamps
+from keyform.server.context import Context, Route, created, diff, record_audit, stamps
 from keyform.server.storage import Transaction
-from keyform.server.tokens import API_KEY_PREFIX, hash_secret, iso, new_id, new_secret
+from keyform.server.tokens import iso, new_id
+from keyform.server.users import issue_api_key
 from keyform.server.validation import check_email, openapi_bytes
 from keyform.server.web import Response, check_if_match, etag_of, page_body, page_params
+
+RECOVERY_ACTOR = {"type": "local", "id": "recover-owner", "name": "keyform server --recover-owner"}
+
+
+def _owner_row(email: str, now: str) -> dict[str, Any]:
+    """A new Account Owner (with cognitive_access, like the first one)."""
+    return {
+        "id": new_id("usr"),
+        "email": email,
+        "email_lower": email.lower(),
+        "first_name": email.split("@")[0],
+        "last_name": "",
+        "job_title": "Account Owner",
+        "default_folder": "",
+        "role": OWNER,
+        "cognitive_access": True,
+        "archived": False,
+        "managed_by": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def create_organization(tx: Transaction, name: str, owner_email: str, now_ts: float) -> str:
@@ -23,36 +46,42 @@ def create_organization(tx: Transaction, name: str, owner_email: str, now_ts: fl
     check_email(owner_email)
     stamp = {"version": 1, "created_at": now, "updated_at": now}
     tx.insert("organization", {"id": new_id("org"), "name": name, "api_access": True, **stamp})
-    local = owner_email.split("@")[0]
-    user = {
-        "id": new_id("usr"),
-        "email": owner_email,
-        "email_lower": owner_email.lower(),
-        "first_name": local,
-        "last_name": "",
-        "job_title": "Account Owner",
-        "default_folder": "",
-        "role": OWNER,
-        "cognitive_access": True,
-        "archived": False,
-        "managed_by": None,
-        **stamp,
-    }
+    user = _owner_row(owner_email, now)
     tx.insert("users", user)
-    key = new_secret(API_KEY_PREFIX)
-    tx.insert(
-        "api_keys",
-        {
-            "id": new_id("key"),
-            "user_id": user["id"],
-            "hash": hash_secret(key),
-            "prefix": key[:8],
-            "enabled": True,
-            "created_at": now,
-        },
-    )
+    _, key = issue_api_key(tx, user["id"], now)
     data_api.seed(tx, now)
     return key
+
+
+def recover_owner(tx: Transaction, email: str, now_ts: float) -> str:
+    """Make `email` an active Account Owner with a fresh API key and switch api_access on.
+
+    The way back in for an organisation left without a working owner key; it runs on the database
+    file (local access only), never over HTTP. Returns the new key; only its hash is stored.
+    """
+    now = iso(now_ts)
+    check_email(email)
+    organization = tx.organization()
+    assert organization is not None, "the caller checks that the organisation exists"
+    user = tx.find("users", "email_lower", email.lower())
+    if user is None:
+        user = _owner_row(email, now)
+        tx.insert("users", user)
+        changes = created({"email": email, "role": OWNER})
+    else:
+        changes = diff(user, {"role": OWNER, "archived": False})
+        values = {"role": OWNER, "archived": False, "version": user["version"] + 1, "updated_at": now}
+        tx.update("users", user["id"], values)
+    old = tx.api_keys_for([user["id"]]).get(user["id"])
+    key, secret = issue_api_key(tx, user["id"], now)
+    changes["api_key"] = [old["id"] if old else None, key["id"]]
+    if not organization["api_access"]:
+        values = {"api_access": True, "version": organization["version"] + 1, "updated_at": now}
+        tx.update("organization", organization["id"], values)
+        changes["organization.api_access"] = [False, True]
+    target = {"kind": "user", "id": user["id"], "name": user["email"]}
+    record_audit(tx, now, RECOVERY_ACTOR, "user.recover_owner", target, changes)
+    return secret
 
 
 def render(row: dict[str, Any]) -> dict[str, Any]:

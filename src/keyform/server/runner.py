@@ -10,6 +10,7 @@ from pathlib import Path
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from keyform.server import org
 from keyform.server.app import CredentialApp
 from keyform.server.context import Stats
 from keyform.server.errors import ApiError, ServerError
@@ -37,6 +38,26 @@ def init_organization(db_path: str | Path, owner_email: str, *, org_name: str = 
                 return create_organization(tx, org_name, owner_email, now())
             except ApiError as error:  # the email check
                 raise ServerError(f"owner email: {error.message}") from None
+    finally:
+        storage.close()
+
+
+def recover_owner(db_path: str | Path, email: str) -> str:
+    """Make `email` an active Account Owner with a fresh API key and switch api_access on; return the key.
+
+    Local access to the database file is the authority here: it never runs over HTTP.
+    """
+    if not Path(db_path).is_file():
+        raise ServerError(f"database {db_path} does not exist; give the --db file the server runs on")
+    storage = Storage(db_path)
+    try:
+        with storage.transaction(write=True) as tx:
+            if tx.organization() is None:
+                raise ServerError(f"database {db_path} has no organisation; start with --init-owner instead")
+            try:
+                return org.recover_owner(tx, email, now())
+            except ApiError as error:  # the email check
+                raise ServerError(f"--recover-owner: {error.message}") from None
     finally:
         storage.close()
 

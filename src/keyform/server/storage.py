@@ -194,8 +194,12 @@ class Transaction:
         return rows[0] if rows else None
 
     # -- users and their API keys
-    def count_active_owners(self) -> int:
-        sql = "SELECT count(*) FROM users WHERE role = 'account_owner' AND archived = 0"
+    def count_working_owners(self) -> int:
+        """Account Owners who can still use the API: not archived, with an enabled API key."""
+        sql = (
+            "SELECT count(*) FROM users u JOIN api_keys k ON k.user_id = u.id "
+            "WHERE u.role = 'account_owner' AND u.archived = 0 AND k.enabled = 1"
+        )
         return self._conn.execute(sql).fetchone()[0]
 
     def api_keys_for(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ from typing import Any
 from keyform.server.auth import ADMIN, OWNER, STANDARD, require_owner
 from keyform.server.context import Context, Route, created, diff, stamps
 from keyform.server.errors import ApiError, conflict, forbidden, invalid, not_found
+from keyform.server.storage import Transaction
 from keyform.server.tokens import API_KEY_PREFIX, hash_secret, new_id, new_secret
 from keyform.server.validation import check_email
 from keyform.server.web import Response, check_if_match, etag_of, page_body, page_params
@@ -104,10 +105,20 @@ def _guard_cognitive_user(ctx: Context, row: dict[str, Any], values: dict[str, A
         )
 
 
+def _is_working_owner(ctx: Context, row: dict[str, Any]) -> bool:
+    """An Account Owner who can still use the API (api_access off doesn't stop an owner's key managing)."""
+    if row["role"] != OWNER or row["archived"]:
+        return False
+    key = ctx.tx.api_keys_for([row["id"]]).get(row["id"])
+    return key is not None and key["enabled"]
+
+
 def _guard_last_owner(ctx: Context, row: dict[str, Any], what: str) -> None:
-    if row["role"] == OWNER and not row["archived"] and ctx.tx.count_active_owners() <= 1:
+    """Refuse to leave the organisation without an Account Owner whose API key works."""
+    if _is_working_owner(ctx, row) and ctx.tx.count_working_owners() <= 1:
         raise conflict(
-            f"{row['email']} is the last active Account Owner and can't {what}; make another user account_owner first"
+            f"{row['email']} is the last Account Owner with a working API key and can't {what}; "
+            "give another Account Owner an enabled API key first"
         )
 
 
@@ -197,6 +208,22 @@ def _load_key(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     return key
 
 
+def issue_api_key(tx: Transaction, user_id: str, now: str) -> tuple[dict[str, Any], str]:
+    """Replace the user's key (if any) by a new enabled one; return its row and the key itself."""
+    tx.delete_api_key_of(user_id)
+    secret = new_secret(API_KEY_PREFIX)
+    key = {
+        "id": new_id("key"),
+        "user_id": user_id,
+        "hash": hash_secret(secret),
+        "prefix": secret[:8],
+        "enabled": True,
+        "created_at": now,
+    }
+    tx.insert("api_keys", key)
+    return key, secret
+
+
 def create_key(ctx: Context) -> Response:
     """Generate a key; the previous one stops authenticating in the same transaction."""
     row = load(ctx)
@@ -206,17 +233,7 @@ def create_key(ctx: Context) -> Response:
     if row["archived"]:
         raise conflict(f"user {row['email']} is archived; unarchive them before generating a key")
     old = ctx.tx.api_keys_for([row["id"]]).get(row["id"])
-    ctx.tx.delete_api_key_of(row["id"])
-    secret = new_secret(API_KEY_PREFIX)
-    key = {
-        "id": new_id("key"),
-        "user_id": row["id"],
-        "hash": hash_secret(secret),
-        "prefix": secret[:8],
-        "enabled": True,
-        "created_at": ctx.now,
-    }
-    ctx.tx.insert("api_keys", key)
+    key, secret = issue_api_key(ctx.tx, row["id"], ctx.now)
     ctx.tx.touch("users", row["id"], ctx.now)
     changes = {"api_key": [old["id"] if old else None, key["id"]]}
     ctx.audit("user.api_key.create", "user", row, "email", changes)
