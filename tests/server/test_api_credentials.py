@@ -80,7 +80,47 @@ def test_token_exchange(api: Api) -> None:
     api.owner.patch(f"/v1/credentials/{credential['id']}", json={"enabled": False})
     status, code, message = error_of(exchange(api, credential["client_id"], credential["client_secret"]))
     assert (status, code) == (401, "unauthorized") and "disabled" in message
-    assert error_of(api.session(token).get("/v1/whoami"))[2].endswith("is disabled; enable it first")
+    assert "credential disabled" in error_of(api.session(token).get("/v1/whoami"))[2]
     api.owner.delete(f"/v1/credentials/{credential['id']}")
     status, _, message = error_of(api.session(token).get("/v1/whoami"))
     assert status == 401 and "invalid or expired" in message
+
+
+def test_revoking_a_secret_ends_the_tokens_it_minted_at_once(api: Api) -> None:
+    credential = api.credential(permissions={"employees": ["read"]})
+    path = f"/v1/credentials/{credential['id']}/secrets"
+    old_token = api.token(credential)
+    new = api.owner.post(path).json()
+    new_token = api.token({**credential, "client_secret": new["client_secret"]})
+    assert api.session(old_token).get("/v1/data/employees").status_code == 200
+    assert api.owner.delete(f"{path}/{credential['secrets'][0]['id']}").status_code == 204
+    status, code, message = error_of(api.session(old_token).get("/v1/data/employees"))
+    assert (status, code) == (401, "unauthorized") and "invalid or expired" in message
+    assert api.session(new_token).get("/v1/data/employees").status_code == 200
+
+
+def test_rotating_past_the_overlap_ends_the_old_tokens(api: Api) -> None:
+    credential = api.credential(permissions={"employees": ["read"]})
+    path = f"/v1/credentials/{credential['id']}/secrets"
+    tokens = [api.token(credential)]
+    secret = credential
+    for _ in range(2):  # two rotations: add the new secret, then revoke the old one
+        added = api.owner.post(path).json()
+        assert api.owner.delete(f"{path}/{secret['secrets'][0]['id']}").status_code == 204
+        secret = {**credential, "client_secret": added["client_secret"], "secrets": [added]}
+        tokens.append(api.token(secret))
+    for token in tokens[:-1]:
+        assert error_of(api.session(token).get("/v1/data/employees"))[:2] == (401, "unauthorized")
+    assert api.session(tokens[-1]).get("/v1/data/employees").status_code == 200
+
+
+def test_a_disable_ends_tokens_for_good(api: Api) -> None:
+    credential = api.credential(permissions={"employees": ["read"]})
+    path = f"/v1/credentials/{credential['id']}"
+    token = api.token(credential)
+    assert api.owner.patch(path, json={"enabled": False}).json()["enabled"] is False
+    assert error_of(api.session(token).get("/v1/data/employees"))[:2] == (401, "unauthorized")
+    assert api.owner.patch(path, json={"enabled": True}).json()["enabled"] is True
+    status, code, message = error_of(api.session(token).get("/v1/data/employees"))
+    assert (status, code) == (401, "unauthorized") and "exchange client credentials again" in message
+    assert api.session(api.token(credential)).get("/v1/data/employees").status_code == 200

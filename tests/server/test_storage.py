@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from keyform.server import credentials, users
 from keyform.server.context import Context, Stats
-from keyform.server.runner import init_organization
+from keyform.server.runner import init_organization, running_server
 from keyform.server.storage import Storage
 from keyform.server.tokens import now
 from keyform.server.web import Request
+
+from .conftest import Api
 
 
 @pytest.fixture
@@ -74,3 +77,22 @@ def test_list_pages_make_a_constant_number_of_queries(storage: Storage) -> None:
         large = list_statements(storage, handler, path, 25)
         assert (small[1], large[1]) == (2, 25)
         assert small[0] == large[0] <= 3
+
+
+def test_a_version_1_database_opens_and_issues_tokens(db_path: Path) -> None:
+    """Version 1 stored tokens without their secret: they are dropped, and exchanges work again."""
+    owner_key = init_organization(db_path, "owner@example.com")
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        "DROP TABLE access_tokens; CREATE TABLE access_tokens (hash TEXT PRIMARY KEY, credential_id TEXT NOT NULL"
+        " REFERENCES credentials (id) ON DELETE CASCADE, expires_ts REAL NOT NULL); PRAGMA user_version = 1;"
+    )
+    conn.close()
+    with running_server(db_path) as server:
+        server.owner_token = owner_key
+        api = Api(server)
+        try:
+            token = api.token(api.credential(permissions={"employees": ["read"]}))
+            assert api.session(token).get("/v1/data/employees").status_code == 200
+        finally:
+            api.close()

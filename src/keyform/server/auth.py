@@ -78,7 +78,10 @@ def authenticate(tx: Transaction, authorization: str | None, now_ts: float) -> P
     if token.startswith(ACCESS_TOKEN_PREFIX):
         credential = tx.credential_for_token(hash_secret(token), now_ts)
         if credential is None:
-            raise unauthorized("the access token is invalid or expired; exchange client credentials again")
+            raise unauthorized(
+                "the access token is invalid or expired, or its secret was revoked or its credential "
+                "disabled; exchange client credentials again"
+            )
         if not credential["enabled"]:
             raise unauthorized(f"credential {credential['name']!r} is disabled; enable it first")
         return credential_principal(tx, credential)

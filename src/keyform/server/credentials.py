@@ -104,6 +104,8 @@ def update_credential(ctx: Context) -> Response:
             ctx.tx.set_roles("credentials", row["id"], [role["id"] for role in roles])
     if "name" in changes:
         _unique_name(ctx, values["name"])
+    if values.get("enabled") is False and "enabled" in changes:
+        ctx.tx.end_access_tokens(row["id"])
     if changes:
         values.update(version=row["version"] + 1, updated_at=ctx.now)
         ctx.tx.update("credentials", row["id"], values)
@@ -151,7 +153,7 @@ def revoke_secret(ctx: Context) -> Response:
             f"secret {ctx.params['secret_id']!r} is the only live secret of {row['name']!r}; "
             "add a new secret before revoking it"
         )
-    ctx.tx.delete("client_secrets", ctx.params["secret_id"])
+    ctx.tx.delete("client_secrets", ctx.params["secret_id"])  # its access tokens go with it
     ctx.tx.touch("credentials", row["id"], ctx.now)
     changes = {"secrets": [ids, [i for i in ids if i != ctx.params["secret_id"]]]}
     ctx.audit("credential.secret.delete", "credential", row, "name", changes)
@@ -159,13 +161,17 @@ def revoke_secret(ctx: Context) -> Response:
 
 
 def exchange_token(ctx: Context) -> Response:
-    """Client credentials grant: a client id and a live secret buy a one-hour access token."""
+    """Client credentials grant: a client id and a live secret buy a one-hour access token.
+
+    The token ends sooner when its secret is revoked or its credential disabled (see storage).
+    """
     row = ctx.tx.find("credentials", "client_id", ctx.body["client_id"])
     wrong = unauthorized("client_id or client_secret is wrong; check both (secrets are shown once)")
     if row is None:
         raise wrong
     secret_hash = hash_secret(ctx.body["client_secret"])
-    if secret_hash not in {s["hash"] for s in ctx.tx.secrets_of([row["id"]])[row["id"]]}:
+    secret = next((s for s in ctx.tx.secrets_of([row["id"]])[row["id"]] if s["hash"] == secret_hash), None)
+    if secret is None:
         raise wrong
     if not row["enabled"]:
         raise unauthorized(f"credential {row['name']!r} is disabled; enable it first")
@@ -174,7 +180,7 @@ def exchange_token(ctx: Context) -> Response:
     assert organization is not None, "the app refuses requests before initialisation"
     check_api_access(organization, principal, management=False)
     token = new_secret(ACCESS_TOKEN_PREFIX)
-    ctx.tx.add_access_token(hash_secret(token), row["id"], ctx.now_ts + TOKEN_SECONDS)
+    ctx.tx.add_access_token(hash_secret(token), secret, ctx.now_ts + TOKEN_SECONDS)
     scope = " ".join(f"{m}:{level}" for m, levels in principal.permissions.items() for level in levels)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS, "scope": scope}
     return Response(200, body, headers={"Cache-Control": "no-store"})

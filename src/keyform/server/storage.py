@@ -18,7 +18,7 @@ from typing import Any
 
 from keyform.server.errors import ServerError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: access tokens belong to the client secret that minted them
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS organization (
@@ -66,8 +66,10 @@ CREATE INDEX IF NOT EXISTS client_secrets_credential ON client_secrets (credenti
 CREATE TABLE IF NOT EXISTS access_tokens (
     hash TEXT PRIMARY KEY,
     credential_id TEXT NOT NULL REFERENCES credentials (id) ON DELETE CASCADE,
+    secret_id TEXT NOT NULL REFERENCES client_secrets (id) ON DELETE CASCADE,
     expires_ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS access_tokens_credential ON access_tokens (credential_id);
+CREATE INDEX IF NOT EXISTS access_tokens_secret ON access_tokens (secret_id);
 CREATE INDEX IF NOT EXISTS access_tokens_expiry ON access_tokens (expires_ts);
 CREATE TABLE IF NOT EXISTS idempotency (
     principal TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
@@ -266,12 +268,17 @@ class Transaction:
         rows = self._all("credentials", sql, (token_hash, now_ts))
         return rows[0] if rows else None
 
-    def add_access_token(self, token_hash: str, credential_id: str, expires_ts: float) -> None:
+    def add_access_token(self, token_hash: str, secret: dict[str, Any], expires_ts: float) -> None:
+        """Store a token minted from `secret`; revoking that secret deletes it (ON DELETE CASCADE)."""
         self._conn.execute("DELETE FROM access_tokens WHERE expires_ts <= ?", (expires_ts - 3600,))
         self._conn.execute(
-            "INSERT INTO access_tokens (hash, credential_id, expires_ts) VALUES (?, ?, ?)",
-            (token_hash, credential_id, expires_ts),
+            "INSERT INTO access_tokens (hash, credential_id, secret_id, expires_ts) VALUES (?, ?, ?, ?)",
+            (token_hash, secret["credential_id"], secret["id"], expires_ts),
         )
+
+    def end_access_tokens(self, credential_id: str) -> None:
+        """Every access token of the credential stops working (a disable must not be undone by an enable)."""
+        self._conn.execute("DELETE FROM access_tokens WHERE credential_id = ?", (credential_id,))
 
     # -- idempotency records (bodies are stored with secrets already removed)
     def idempotent_response(self, principal: str, key: str) -> dict[str, Any] | None:
@@ -323,6 +330,9 @@ class Storage:
         self._closed = False
         try:
             with self.transaction(write=True) as tx:
+                if tx._conn.execute("PRAGMA user_version").fetchone()[0] < 2:
+                    # version 1 tokens don't name their secret: drop them (clients exchange again)
+                    tx._conn.execute("DROP TABLE IF EXISTS access_tokens")
                 tx._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
