@@ -47,6 +47,7 @@ def load(options: GlobalOptions) -> Workspace:
     with bulk_work():
         workspace = open_workspace(options.config, options.directory)
     register_config_secrets(workspace.state, options.redactor)
+    workspace.recover_sink()  # plan and apply never start from a sink a killed apply left unfolded
     return workspace
 
 

@@ -24,5 +24,12 @@ class SecretSink(ABC):
     def describe(self) -> str:
         """Where secrets go, for people (a path or a URL without credentials)."""
 
+    def recover(self) -> None:  # noqa: B027 (optional hook)
+        """Finish what a killed run left half done (e.g. fold its delivery log into the document).
+
+        Every command that opens the sink calls this first, so no command ever works on a
+        document that a killed apply left behind the deliveries it made.
+        """
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Finish up after the last delivery of a run (e.g. fold a delivery log into the document)."""

@@ -2,7 +2,8 @@
 
 Each delivery appends one line to `<path>.pending` (constant time, durable before apply
 moves on); `close()` folds the pending lines into the JSON document with one atomic rewrite. A
-pending log left by a killed apply is folded in by the next preflight, and `read()` always sees it.
+pending log left by a killed apply is folded in by `recover()`, which every command that opens the
+sink runs first (and by the next preflight); `read()` always sees it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ class FileSink(SecretSink):
                 f"secrets file {self.path} is not writable ({error.strerror}): "
                 "fix the path or permissions in secrets.path"
             ) from None
+
+    def recover(self) -> None:
+        """Fold in the pending log a killed apply left (nothing to do when there is none)."""
+        if not self.pending_path.exists():
+            return
+        try:
+            self._prepare_directory()
+        except OSError as error:
+            raise SecretSinkError(
+                f"can't finish the secrets file {self.path} that an interrupted apply left ({error.strerror}): "
+                "fix the path or permissions in secrets.path"
+            ) from None
+        with self._lock:
+            self._compact()
 
     def read(self) -> dict[str, Any]:
         """The current document, pending deliveries included ({} when there is none yet)."""
