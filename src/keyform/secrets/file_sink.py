@@ -4,14 +4,22 @@ Each delivery appends one line to `<path>.pending` (constant time, durable befor
 moves on); `close()` folds the pending lines into the JSON document with one atomic rewrite. A
 pending log left by a killed apply is folded in by `recover()`, which every command that opens the
 sink runs first (and by the next preflight); `read()` always sees it.
+
+Git never gets the secrets: keyform's own directory (`.keyform/`, or one keyform created) is 0700
+with a `.gitignore` that ignores everything; any other directory (the repository root, say) gets
+anchored entries for the sink's files in its `.gitignore`, appended if missing. A sink file git
+already tracks, and a symlinked sink directory, are refused before anything is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,10 @@ from keyform.errors import SecretSinkError
 from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
 
-GITIGNORE_TEXT = "# written by keyform: secrets never go into git\n*\n"
+GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"
+GITIGNORE_TEXT = GITIGNORE_HEADER + "*\n"
+KEYFORM_DIR = ".keyform"  # keyform's own directory beside keyform.yaml
+GIT_TIMEOUT = 30.0  # seconds; `git ls-files` answers at once unless something is badly wrong
 
 
 class FileSink(SecretSink):
@@ -39,6 +50,7 @@ class FileSink(SecretSink):
         return str(self.path)
 
     def preflight(self) -> None:
+        self._refuse_unsafe_places()
         try:
             self._prepare_directory()
             for leftover in self.path.parent.glob(f".{self.path.name}.*"):
@@ -59,6 +71,7 @@ class FileSink(SecretSink):
         """Fold in the pending log a killed apply left (nothing to do when there is none)."""
         if not self.pending_path.exists():
             return
+        self._refuse_unsafe_places()
         try:
             self._prepare_directory()
         except OSError as error:
@@ -144,14 +157,87 @@ class FileSink(SecretSink):
             raise SecretSinkError(f"secrets file {self.path} must hold a JSON object: restore it or move it away")
         return document
 
+    def _refuse_unsafe_places(self) -> None:
+        """SecretSinkError for a symlinked sink directory or a sink file git tracks (before any write)."""
+        directory = self.path.parent
+        refuse_symlink(directory)
+        for name in tracked_by_git(directory, [self.path.name, self.pending_path.name]):
+            tracked = directory / name
+            raise SecretSinkError(
+                f"secrets file {tracked} is tracked by git, so its secrets would be committed: "
+                f"run `git rm --cached {tracked}` and commit, then run keyform again"
+            )
+
     def _prepare_directory(self) -> None:
         directory = self.path.parent
+        refuse_symlink(directory)
+        created = not directory.exists()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if directory != Path(".") and directory.resolve() != Path.cwd().resolve():
+        own = created or directory.name == KEYFORM_DIR or _gitignore_text(directory) == GITIGNORE_TEXT
+        if own:
             os.chmod(directory, 0o700)
-            gitignore = directory / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text(GITIGNORE_TEXT, encoding="utf-8")
+        name = gitignore_pattern(self.path.name)
+        ignore_in_git(directory, [f"/{name}", f"/{name}.pending", f"/.{name}.*"], own=own)
+
+
+def refuse_symlink(directory: Path) -> None:
+    """SecretSinkError if the sink's directory is a symlink (keyform would chmod and fill its target)."""
+    if directory.is_symlink():
+        raise SecretSinkError(
+            f"secrets directory {directory} is a symlink: keyform won't chmod or write secrets through it; "
+            "make it a real directory or point secrets.path at the target"
+        )
+
+
+def tracked_by_git(directory: Path, names: Sequence[str]) -> list[str]:
+    """Which of `names` (files in `directory`) git tracks; [] without git, outside a work tree, or unsure."""
+    git = shutil.which("git")
+    if git is None or not directory.is_dir():
+        return []
+    command = [git, "--literal-pathspecs", "-C", str(directory), "ls-files", "-z", "--", *names]
+    try:
+        listed = subprocess.run(command, capture_output=True, check=False, timeout=GIT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if listed.returncode != 0:  # 128: not a work tree (or a repository git won't use)
+        return []
+    return [os.fsdecode(name) for name in listed.stdout.split(b"\0") if name]
+
+
+def ignore_in_git(directory: Path, patterns: Sequence[str], *, own: bool) -> None:
+    """Make git ignore `patterns` in `directory`, never clobbering a .gitignore that is there.
+
+    keyform's own directory gets a .gitignore ignoring everything; another directory gets the
+    patterns. An existing .gitignore that ignores everything is left alone; otherwise the missing
+    patterns are appended to it.
+    """
+    gitignore = directory / ".gitignore"
+    text = _gitignore_text(directory)
+    if text is None:
+        text = GITIGNORE_TEXT if own else GITIGNORE_HEADER + "".join(f"{p}\n" for p in patterns)
+        gitignore.write_text(text, encoding="utf-8")
+        return
+    lines = {line.strip() for line in text.splitlines()}
+    missing = [pattern for pattern in patterns if pattern not in lines]
+    if "*" in lines or not missing:
+        return
+    separator = "" if text.endswith("\n") or not text else "\n"
+    with gitignore.open("a", encoding="utf-8") as handle:
+        handle.write(separator + GITIGNORE_HEADER + "".join(f"{p}\n" for p in missing))
+
+
+def gitignore_pattern(name: str) -> str:
+    """A file name as a .gitignore pattern that matches only that name (wildcards escaped)."""
+    escaped = "".join(f"\\{c}" if c in "\\*?[" else c for c in name)
+    escaped = f"\\{escaped}" if escaped[:1] in ("#", "!") else escaped
+    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
+
+
+def _gitignore_text(directory: Path) -> str | None:
+    try:
+        return (directory / ".gitignore").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
 
 
 def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[str, Any]:
