@@ -3,11 +3,13 @@
 Apply runs the plan phase by phase (see `keyform.plan.plan.phase`); changes within a phase run
 concurrently up to a limit, changes at one address run in order. A failed change stops the
 changes that depend on it and nothing else. A secret the API returns is in the sink before the
-change counts as done; if the sink fails, the secret goes to an emergency file and apply stops.
+change counts as done; if the sink fails, the secret goes to an emergency file (0600, in the
+`.keyform/` directory git ignores) and apply stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -25,7 +27,7 @@ from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan, phase
 from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
 from keyform.secrets.base import SecretSink
-from keyform.secrets.file_sink import entry_for, write_private_file
+from keyform.secrets.file_sink import KEYFORM_DIR, entry_for, gitignore_pattern, ignore_in_git, write_private_file
 from keyform.secrets.redaction import Redactor
 
 APPLIED, FAILED, SKIPPED, STALE, PLANNED = "applied", "failed", "skipped", "stale", "planned"
@@ -204,11 +206,20 @@ class ApplyExecutor:
             if path is None:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
                 path = self.emergency_dir / f"keyform-emergency-secrets-{stamp}.json"
+                _keep_out_of_git(path)
                 self._emergency_file = path
             document = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             document[secret.address] = entry_for(secret, None)
             write_private_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
             return path
+
+
+def _keep_out_of_git(path: Path) -> None:
+    """Create the emergency file's directory (0700) and make git ignore the file before it exists."""
+    directory = path.parent
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # never lose the secret over an ignore rule: the file is written regardless
+        ignore_in_git(directory, [f"/{gitignore_pattern(path.name)}"], own=directory.name == KEYFORM_DIR)
 
 
 def _chains_by_address(items: Iterable[tuple[int, Change]]) -> list[list[tuple[int, Change]]]:

@@ -223,7 +223,7 @@ def run_apply(
                 options.redactor,
                 concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
                 progress=progress,
-                emergency_dir=workspace.base_dir,
+                emergency_dir=workspace.base_dir / ".keyform",  # 0700, ignored by git
                 journal=journal,
             )
             try:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 
 import requests
+
+
+def git(workdir, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(workdir), *args], capture_output=True, text=True, check=True).stdout
+
+
+def untracked_files(workdir) -> list[str]:
+    """What `git add -A` would pick up: every file git does not ignore."""
+    return git(workdir, "ls-files", "--others", "--exclude-standard").splitlines()
 
 
 def test_failed_delivery_saves_the_secret_to_an_emergency_file_and_stops(org):
@@ -16,10 +26,14 @@ def test_failed_delivery_saves_the_secret_to_an_emergency_file_and_stops(org):
     text = config.read_text().replace(file_sink, failing)
     assert "type: command" in text
     config.write_text(text)
+    git(org.workdir, "init", "-q")
     result = org.keyform("apply", "--auto-approve")
     assert result.exit_code == 1
-    [emergency] = list(org.workdir.glob("keyform-emergency-secrets-*.json"))
+    [emergency] = list((org.workdir / ".keyform").glob("keyform-emergency-secrets-*.json"))
+    assert list(org.workdir.glob("keyform-emergency-*")) == []  # not beside keyform.yaml any more
     assert stat.S_IMODE(os.stat(emergency).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(emergency.parent).st_mode) == 0o700
+    assert [name for name in untracked_files(org.workdir) if ".keyform" in name] == []  # git add -A skips it
     assert f"New secrets that could not reach the sink are in {emergency} (mode 0600)." in result.stdout
     assert "not started: a new secret could not be delivered" in result.stdout
     saved = json.loads(emergency.read_text())
