@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 
 import requests
 
@@ -52,3 +53,33 @@ def test_failed_delivery_saves_the_secret_to_an_emergency_file_and_stops(org):
         assert check.status_code == 200 or address == "credentials/legacy-export", address  # that one is disabled
         secret = entry.get("api_key") or entry["client_secret"]
         assert all(secret not in output for output in org.outputs)
+
+
+PRINTS_PART_OF_THE_SECRET = """
+import json, sys
+entry = json.load(sys.stdin)
+secret = entry.get("api_key") or entry["client_secret"]
+print("stored", secret[4:44])
+print("vault refused", secret[6:46], file=sys.stderr)
+sys.exit(3)
+"""
+
+
+def test_a_sink_command_that_prints_part_of_a_secret_leaks_none_of_it(org):
+    (org.workdir / "store.py").write_text(PRINTS_PART_OF_THE_SECRET)
+    config = org.workdir / "keyform.yaml"
+    file_sink = "  type: file\n  path: .keyform/secrets.json"
+    config.write_text(
+        config.read_text().replace(file_sink, f"  type: command\n  command: [{sys.executable}, store.py]")
+    )
+    result = org.keyform("apply", "--auto-approve")
+    assert result.exit_code == 1
+    [emergency] = list((org.workdir / ".keyform").glob("keyform-emergency-secrets-*.json"))
+    saved = json.loads(emergency.read_text())
+    assert saved
+    for entry in saved.values():
+        secret = entry.get("api_key") or entry["client_secret"]
+        pieces = {secret[start : start + 8] for start in range(len(secret) - 8)}
+        for output in org.outputs:
+            assert not [piece for piece in pieces if piece in output]
+    assert "secrets.command" in result.stdout and "bytes of output, not shown" in result.stdout
