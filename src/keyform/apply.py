@@ -4,7 +4,7 @@ Apply runs the plan phase by phase (see `keyform.plan.plan.phase`); changes with
 concurrently up to a limit, changes at one address run in order. A failed change stops the
 changes that depend on it and nothing else. A secret the API returns is in the sink before the
 change counts as done; if the sink fails, the secret goes to an emergency file (0600, in the
-`.keyform/` directory git ignores) and apply stops.
+`.keyform/` directory git ignores) and apply stops. A delete retires the resource's sink entry.
 """
 
 from __future__ import annotations
@@ -177,9 +177,11 @@ class ApplyExecutor:
             return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
         except KeyformError as error:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
-        if outcome.secret is None:
-            return ChangeResult(change, APPLIED), outcome.etag
-        return self._deliver(change, outcome.secret), outcome.etag
+        if outcome.secret is not None:
+            return self._deliver(change, outcome.secret), outcome.etag
+        if change.action == Action.DELETE:
+            return self._retire(change), outcome.etag
+        return ChangeResult(change, APPLIED), outcome.etag
 
     def _deliver(self, change: Change, secret: GeneratedSecret) -> ChangeResult:
         self.redactor.add(*secret.values())
@@ -199,6 +201,22 @@ class ApplyExecutor:
                 ),
             )
         return ChangeResult(change, APPLIED, secret_delivered=True)
+
+    def _retire(self, change: Change) -> ChangeResult:
+        """A deleted resource's secret died with it: the sink marks its entry retired."""
+        try:
+            with nullcontext() if self.sink.thread_safe else self._lock:
+                self.sink.retire(change.address)
+        except SecretSinkError as error:
+            return ChangeResult(
+                change,
+                FAILED,
+                self.redactor.redact(
+                    f"deleted, but its entry in the sink could not be marked retired ({error}): "
+                    "remove the entry by hand, or keyform verify keeps reporting it"
+                ),
+            )
+        return ChangeResult(change, APPLIED)
 
     def _save_emergency(self, secret: GeneratedSecret) -> Path:
         with self._lock:

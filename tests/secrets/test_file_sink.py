@@ -148,3 +148,33 @@ def test_a_symlinked_sink_directory_is_refused_and_its_target_left_alone(tmp_pat
     )
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o755
     assert list(target.iterdir()) == []
+
+
+def test_a_deleted_resource_is_retired_its_secret_dropped_and_a_new_one_replaces_it(tmp_path):
+    sink = FileSink(tmp_path / "s" / "secrets.json")
+    sink.deliver(secret("credentials/a", "kfs_one"))
+    sink.deliver(secret("credentials/a", "kfs_two", "s2", retiring="s1"))
+    sink.deliver(secret("credentials/b", "kfs_three", "s3"))
+    sink.retire("credentials/a")
+    sink.retire("roles/reader")  # nothing held for it: nothing logged
+    sink.close()
+    text = sink.path.read_text()
+    assert "kfs_one" not in text and "kfs_two" not in text
+    document = json.loads(text)
+    retired_at = document["credentials/a"].pop("retired_at")
+    assert datetime.fromisoformat(retired_at) > WHEN
+    assert document == {
+        "credentials/a": {
+            "type": "client_credentials",
+            "client_id": "kfc_1",
+            "secret_id": "s2",
+            "created_at": "2026-01-02T03:04:05Z",
+        },
+        "credentials/b": {**document["credentials/b"], "client_secret": "kfs_three"},
+    }
+    again = FileSink(sink.path)
+    again.retire("credentials/a")  # already retired: nothing logged
+    assert not again.pending_path.exists()
+    again.deliver(secret("credentials/a", "kfs_four", "s4"))  # created again under the same name
+    again.close()
+    assert json.loads(sink.path.read_text())["credentials/a"]["client_secret"] == "kfs_four"

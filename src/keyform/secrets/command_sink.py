@@ -7,6 +7,9 @@ The secret is never in argv or the environment; the address (not a secret) is al
 environment variable `KEYFORM_ADDRESS`. A non-zero exit or a timeout (`timeout`, default 60 s) is a
 SecretSinkError with the exit code.
 
+Deletes: the program is only ever given new secrets; a resource apply deleted is not announced to
+it (its secret died with the resource), so the store keeps what it holds until you remove it.
+
 The program's output never reaches keyform's output: a program may print what it read, or part of
 it, and scrubbing can only find whole values. Errors name the exit code and how many bytes it wrote.
 `show_output: true` adds the tail of its standard error to the error, scrubbed of the secret's whole

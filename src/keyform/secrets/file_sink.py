@@ -9,6 +9,9 @@ Git never gets the secrets: keyform's own directory (`.keyform/`, or one keyform
 with a `.gitignore` that ignores everything; any other directory (the repository root, say) gets
 anchored entries for the sink's files in its `.gitignore`, appended if missing. A sink file git
 already tracks, and a symlinked sink directory, are refused before anything is written.
+
+A resource apply deletes has its entry retired: the secret values are dropped (the secret died with
+the resource), its public facts stay, with `retired_at`; `keyform verify` reports it as retired.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ from keyform.secrets.base import SecretSink
 GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"
 GITIGNORE_TEXT = GITIGNORE_HEADER + "*\n"
 KEYFORM_DIR = ".keyform"  # keyform's own directory beside keyform.yaml
+SECRET_KEYS = ("api_key", "client_secret")  # the entry fields that hold secret values
 GIT_TIMEOUT = 30.0  # seconds; `git ls-files` answers at once unless something is badly wrong
 
 
@@ -100,19 +105,30 @@ class FileSink(SecretSink):
         return document
 
     def deliver(self, secret: GeneratedSecret) -> None:
+        self._store(secret.address, lambda previous: entry_for(secret, previous))
+
+    def retire(self, address: str) -> None:
+        """Replace the entry of a deleted resource with one without its secret, marked `retired_at`."""
+        now = datetime.now(UTC)
+        self._store(address, lambda previous: retired_entry(previous, now) if live_entry(previous) else None)
+
+    def _store(self, address: str, make_entry: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> None:
+        """Log the entry `make_entry` makes from the current one (None: nothing to store), durably."""
         try:
             with self._lock:
                 if self._document is None:
                     self._document = self.read()
-                entry = entry_for(secret, self._document.get(secret.address))
-                line = json.dumps({"address": secret.address, "entry": entry}, sort_keys=True) + "\n"
+                entry = make_entry(self._document.get(address))
+                if entry is None:
+                    return
+                line = json.dumps({"address": address, "entry": entry}, sort_keys=True) + "\n"
                 if self._pending is None:
                     self._prepare_directory()
                     descriptor = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                     self._pending = GroupCommitLog(os.fdopen(descriptor, "a", encoding="utf-8"))
                 pending = self._pending
                 ticket = pending.write(line)
-                self._document[secret.address] = entry
+                self._document[address] = entry
             pending.sync(ticket)  # outside the lock: deliveries in flight together share one fsync
         except OSError as error:
             raise SecretSinkError(f"could not write secrets file {self.pending_path} ({error.strerror})") from None
@@ -246,7 +262,7 @@ def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[
         "type": secret.type,
         **secret.fields,
         "secret_id": secret.secret_id,
-        "created_at": secret.created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": _timestamp(secret.created_at),
     }
     if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
         retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring")}
@@ -254,9 +270,24 @@ def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[
     return entry
 
 
+def live_entry(entry: Any) -> bool:
+    """Whether a sink document entry is one to retire (an entry, not retired yet)."""
+    return isinstance(entry, dict) and "retired_at" not in entry
+
+
+def retired_entry(entry: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """The entry of a deleted resource: its public facts and `retired_at`, no secret values."""
+    kept = {key: value for key, value in entry.items() if key not in (*SECRET_KEYS, "retiring")}
+    return {**kept, "retired_at": _timestamp(when)}
+
+
 def write_private_file(path: Path, text: str) -> None:
     """Write text atomically (temp file, fsync, rename) with mode 0600."""
     write_text_atomic(path, text, mode=0o600)
+
+
+def _timestamp(when: datetime) -> str:
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
