@@ -3,11 +3,13 @@
 Apply runs the plan phase by phase (see `keyform.plan.plan.phase`); changes within a phase run
 concurrently up to a limit, changes at one address run in order. A failed change stops the
 changes that depend on it and nothing else. A secret the API returns is in the sink before the
-change counts as done; if the sink fails, the secret goes to an emergency file and apply stops.
+change counts as done; if the sink fails, the secret goes to an emergency file (0600, in the
+`.keyform/` directory git ignores) and apply stops. A delete retires the resource's sink entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -25,7 +27,7 @@ from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan, phase
 from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
 from keyform.secrets.base import SecretSink
-from keyform.secrets.file_sink import entry_for, write_private_file
+from keyform.secrets.file_sink import KEYFORM_DIR, entry_for, gitignore_pattern, ignore_in_git, write_private_file
 from keyform.secrets.redaction import Redactor
 
 APPLIED, FAILED, SKIPPED, STALE, PLANNED = "applied", "failed", "skipped", "stale", "planned"
@@ -175,9 +177,11 @@ class ApplyExecutor:
             return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
         except KeyformError as error:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
-        if outcome.secret is None:
-            return ChangeResult(change, APPLIED), outcome.etag
-        return self._deliver(change, outcome.secret), outcome.etag
+        if outcome.secret is not None:
+            return self._deliver(change, outcome.secret), outcome.etag
+        if change.action == Action.DELETE:
+            return self._retire(change), outcome.etag
+        return ChangeResult(change, APPLIED), outcome.etag
 
     def _deliver(self, change: Change, secret: GeneratedSecret) -> ChangeResult:
         self.redactor.add(*secret.values())
@@ -198,17 +202,42 @@ class ApplyExecutor:
             )
         return ChangeResult(change, APPLIED, secret_delivered=True)
 
+    def _retire(self, change: Change) -> ChangeResult:
+        """A deleted resource's secret died with it: the sink marks its entry retired."""
+        try:
+            with nullcontext() if self.sink.thread_safe else self._lock:
+                self.sink.retire(change.address)
+        except SecretSinkError as error:
+            return ChangeResult(
+                change,
+                FAILED,
+                self.redactor.redact(
+                    f"deleted, but its entry in the sink could not be marked retired ({error}): "
+                    "remove the entry by hand, or keyform verify keeps reporting it"
+                ),
+            )
+        return ChangeResult(change, APPLIED)
+
     def _save_emergency(self, secret: GeneratedSecret) -> Path:
         with self._lock:
             path = self._emergency_file
             if path is None:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
                 path = self.emergency_dir / f"keyform-emergency-secrets-{stamp}.json"
+                _keep_out_of_git(path)
                 self._emergency_file = path
             document = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             document[secret.address] = entry_for(secret, None)
             write_private_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
             return path
+
+
+def _keep_out_of_git(path: Path) -> None:
+    """Create the emergency file's directory (0700) and make git ignore the file before it exists."""
+    directory = path.parent
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # never lose the secret over an ignore rule: the file is written regardless
+        ignore_in_git(directory, [f"/{gitignore_pattern(path.name)}"], own=directory.name == KEYFORM_DIR)
 
 
 def _chains_by_address(items: Iterable[tuple[int, Change]]) -> list[list[tuple[int, Change]]]:

@@ -47,6 +47,7 @@ def load(options: GlobalOptions) -> Workspace:
     with bulk_work():
         workspace = open_workspace(options.config, options.directory)
     register_config_secrets(workspace.state, options.redactor)
+    workspace.recover_sink()  # plan and apply never start from a sink a killed apply left unfolded
     return workspace
 
 
@@ -222,7 +223,7 @@ def run_apply(
                 options.redactor,
                 concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
                 progress=progress,
-                emergency_dir=workspace.base_dir,
+                emergency_dir=workspace.base_dir / ".keyform",  # 0700, ignored by git
                 journal=journal,
             )
             try:

@@ -13,8 +13,10 @@ The answer is compared with the desired state:
 - an account_admin/account_owner key: only the org role (they reach every module by definition).
 
 A secret declared not to work (disabled key or credential, archived user, api_access false) is ok
-when the API refuses it and a finding when it still works. An address no longer declared is always
-a finding. Grants are named `module:level`, `attribute:NAME` and `cognitive_access`.
+when the API refuses it and a finding when it still works. An address no longer declared is a
+finding, unless its entry is retired (apply deleted the resource and dropped the secret): retired
+entries are reported, not checked. Grants are named `module:level`, `attribute:NAME` and
+`cognitive_access`.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class Finding:
     address: str
     ok: bool
     message: str
+    retired: bool = False  # the resource was deleted and its entry retired: nothing to check
 
     def __str__(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.address}: {self.message}"
+        return f"{'skip' if self.retired else 'ok  ' if self.ok else 'FAIL'} {self.address}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,11 @@ class VerifyReport:
     def summary(self) -> str:
         if not self.findings:
             return f"No secrets to verify in {self.sink}."
+        retired = sum(1 for f in self.findings if f.retired)
         failed = sum(1 for f in self.findings if not f.ok)
-        passed = len(self.findings) - failed
-        return f"Verified {len(self.findings)} secret(s) from {self.sink}: {passed} ok, {failed} failed."
+        checked = len(self.findings) - retired
+        summary = f"Verified {checked} secret(s) from {self.sink}: {checked - failed} ok, {failed} failed"
+        return summary + (f"; {retired} retired (deleted, not checked)." if retired else ".")
 
 
 def read_sink(sink: SecretSink, sink_type: str) -> dict[str, Any]:
@@ -148,6 +153,10 @@ def verify(
             entry = document.get(address)
             if entry is None:
                 findings.append(Finding(address, False, f"no secret for it in {sink}"))
+                continue
+            if isinstance(entry, Mapping) and entry.get("retired_at"):
+                message = f"retired {entry['retired_at']}: apply deleted it, and its secret with it"
+                findings.append(Finding(address, True, message, retired=True))
                 continue
             findings.append(_check(api, address, entry, expectation(state, address), redactor))
     finally:

@@ -26,9 +26,16 @@ class Workspace:
         return self.root.parent
 
     def sink(self) -> SecretSink:
-        from keyform.secrets import make_sink
+        """The configured sink, opened: a fold a killed apply left unfinished is finished first."""
+        from keyform.secrets import open_sink
 
-        return make_sink(self.state.secrets, self.base_dir)
+        return open_sink(self.state.secrets, self.base_dir)
+
+    def recover_sink(self) -> None:
+        """Finish a killed apply's unfinished writes to a sink on this machine (see `recover_sink`)."""
+        from keyform.secrets import recover_sink
+
+        recover_sink(self.state.secrets, self.base_dir)
 
     @contextmanager
     def provider(self) -> Iterator[Provider]:

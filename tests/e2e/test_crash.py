@@ -99,3 +99,42 @@ def test_apply_killed_mid_way_converges_without_duplicates_or_lost_secrets(seed,
                 )
                 assert token.status_code == 200, address
         assert [p.name for p in (workdir / ".keyform").iterdir() if p.name.startswith(".secrets")] == []
+
+
+# Runs `keyform` with the sink's fold replaced by a SIGKILL: the process dies after every delivery
+# is fsynced to the pending log and before the log is folded into secrets.json.
+KILLED_BEFORE_THE_FOLD = """
+import os, signal, sys
+from keyform.secrets.file_sink import FileSink
+FileSink.close = lambda sink: os.kill(os.getpid(), signal.SIGKILL)
+from keyform.cli import main
+main(sys.argv[1:], prog_name="keyform")
+"""
+ROTATED = ["users/hanna.schmidt@acme.example", "users/tom.becker@acme.example"]
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"], ["verify"]])
+def test_a_fold_killed_at_the_end_of_apply_is_finished_by_the_next_command_that_opens_the_sink(command, org):
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    before = {address: org.secrets()[address]["api_key"] for address in ROTATED}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_THE_FOLD, "-C", str(org.workdir), "rotate", *ROTATED, "--auto-approve"],
+        env={**os.environ, "KEYFORM_URL": org.url, "KEYFORM_TOKEN": org.token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    pending = org.workdir / ".keyform" / "secrets.json.pending"
+    assert pending.exists(), "the kill came before the deliveries: the test proves nothing"
+    assert {address: org.secrets()[address]["api_key"] for address in ROTATED} == before  # the revoked keys
+
+    result = org.keyform(*command)
+
+    assert result.exit_code == 0, result.output
+    assert not pending.exists()
+    with requests.Session() as session:
+        for address in ROTATED:
+            for key, works in ((org.secrets()[address]["api_key"], 200), (before[address], 401)):
+                whoami = session.get(f"{org.url}/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+                assert whoami.status_code == works, address

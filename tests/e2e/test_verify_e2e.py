@@ -156,3 +156,26 @@ def test_age_sink_with_identity_file_verifies(org):
     result = org.keyform("verify")
     assert result.exit_code == 0, result.output
     assert sorted(findings(result)) == ADDRESSES
+
+
+def test_a_deleted_credential_is_retired_in_the_sink_and_verify_reports_it_as_retired(org):
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    credentials = org.workdir / "access" / "credentials.yaml"
+    text = credentials.read_text()
+    credentials.write_text(text[: text.index("  shift-planner:")] + text[text.index("  legacy-export:") :])
+    deleted = org.keyform("apply", "--auto-approve")
+    assert deleted.exit_code == 0, deleted.output
+    entry = org.secrets()["credentials/shift-planner"]
+    assert sorted(entry) == ["client_id", "created_at", "retired_at", "secret_id", "type"]  # no secret left
+
+    result = org.keyform("verify")
+
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stdout.splitlines() if "credentials/shift-planner" in line]
+    assert line == (
+        f"skip credentials/shift-planner: retired {entry['retired_at']}: apply deleted it, and its secret with it"
+    )
+    assert f"Verified 6 secret(s) from {org.secrets_file}: 6 ok, 0 failed; 1 retired (deleted, not checked)." in (
+        result.stdout
+    )
+    org.assert_no_secret_leaked()

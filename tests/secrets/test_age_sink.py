@@ -190,3 +190,26 @@ def test_make_sink_builds_an_age_sink_with_paths_beside_keyform_yaml(tmp_path):
     assert isinstance(sink, AgeSink)
     assert (sink.path, sink.identity_file) == (tmp_path / "out" / "s.age", tmp_path / "k.txt")
     assert sink.describe() == f"{tmp_path / 'out' / 's.age'} (age, 1 recipient(s))"
+
+
+def test_a_deleted_resource_is_retired_with_identity_and_left_alone_without(tmp_path):
+    identity = x25519.Identity.generate()
+    path = tmp_path / "secrets.json.age"
+    sink = AgeSink(path, [str(identity.to_public())], identity_file=identity_file(tmp_path, identity))
+    sink.deliver(client_secret("credentials/a"))
+    sink.deliver(client_secret("credentials/b", "s2"))
+    sink.retire("credentials/a")
+    sink.retire("credentials/nobody")  # nothing held for it: nothing changes
+    document = sink.read()
+    retired_at = document["credentials/a"].pop("retired_at")
+    assert datetime.fromisoformat(retired_at) > WHEN
+    assert document["credentials/a"] == {
+        "type": "client_credentials",
+        "client_id": "kfc_1",
+        "secret_id": "s1",
+        "created_at": "2026-01-02T03:04:05Z",
+    }
+    assert "client_secret" in document["credentials/b"] and sorted(document) == ["credentials/a", "credentials/b"]
+    before = path.read_bytes()
+    AgeSink(path, [str(identity.to_public())]).retire("credentials/b")  # can't decrypt: leaves the file
+    assert path.read_bytes() == before

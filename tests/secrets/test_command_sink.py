@@ -75,7 +75,32 @@ def test_secret_goes_to_stdin_only_and_the_address_to_the_environment(tmp_path, 
     assert_not_leaked(capfd, *secret.values())
 
 
-def test_non_zero_exit_reports_code_and_scrubbed_stderr(tmp_path, capfd):
+def test_non_zero_exit_reports_code_and_output_size_never_the_output(tmp_path, capfd):
+    store = script(
+        tmp_path,
+        """
+        import json, sys
+        value = json.load(sys.stdin)["client_secret"]
+        print(f"stored {value[4:44]}")  # part of the secret: no redactor can recognise it
+        sys.stderr.write(f"pass: cannot insert {value[5:45]}\\nstore is locked\\n")
+        sys.exit(3)
+        """,
+    )
+    secret = client_secret()
+    part = secret.fields["client_secret"][5:45]
+    with pytest.raises(SecretSinkError) as error:
+        CommandSink([sys.executable, str(store)], cwd=tmp_path).deliver(secret)
+    written = len(f"stored {secret.fields['client_secret'][4:44]}\n") + len(
+        f"pass: cannot insert {part}\nstore is locked\n"
+    )
+    assert str(error.value) == (
+        f"credentials/payroll-sync: secrets.command {sys.executable!r} exited with code 3 "
+        f"({written} bytes of output, not shown: it may hold secrets; secrets.show_output: true shows it)"
+    )
+    assert_not_leaked(capfd, *secret.values(), secret.fields["client_secret"][4:44], part, texts=[str(error.value)])
+
+
+def test_show_output_adds_the_scrubbed_stderr_with_a_warning(tmp_path, capfd):
     store = script(
         tmp_path,
         """
@@ -87,17 +112,17 @@ def test_non_zero_exit_reports_code_and_scrubbed_stderr(tmp_path, capfd):
     )
     secret = client_secret()
     with pytest.raises(SecretSinkError) as error:
-        CommandSink([sys.executable, str(store)], cwd=tmp_path).deliver(secret)
+        CommandSink([sys.executable, str(store)], cwd=tmp_path, show_output=True).deliver(secret)
     assert str(error.value) == (
-        f"credentials/payroll-sync: secrets.command {sys.executable!r} exited with code 3: "
-        "pass: cannot insert <redacted> | store is locked"
+        f"credentials/payroll-sync: secrets.command {sys.executable!r} exited with code 3; its standard error "
+        "(shown by secrets.show_output, may hold parts of secrets): pass: cannot insert <redacted> | store is locked"
     )
     assert_not_leaked(capfd, *secret.values(), texts=[str(error.value)])
 
 
 def test_silent_failure_and_timeout(tmp_path):
     quiet = script(tmp_path, "import sys; sys.stdin.read(); sys.exit(1)\n", "quiet.py")
-    with pytest.raises(SecretSinkError, match=r"exited with code 1 \(no output on standard error\)$"):
+    with pytest.raises(SecretSinkError, match=r"exited with code 1 \(no output\)$"):
         CommandSink([sys.executable, str(quiet)]).deliver(client_secret())
     slow = script(tmp_path, "import time; time.sleep(30)\n", "slow.py")
     with pytest.raises(SecretSinkError) as error:
@@ -145,3 +170,6 @@ def test_make_sink_reads_command_and_timeout(tmp_path):
         make_sink(PluginConfig("command", {"command": "pass insert x"}), tmp_path)
     with pytest.raises(SecretSinkError, match=r"secrets\.timeout must be a positive number of seconds, not 'soon'"):
         make_sink(PluginConfig("command", {"command": ["pass"], "timeout": "soon"}), tmp_path)
+    assert make_sink(PluginConfig("command", {"command": ["pass"], "show_output": True}), tmp_path).show_output
+    with pytest.raises(SecretSinkError, match=r"^secrets\.show_output must be true or false, not 'yes'$"):
+        make_sink(PluginConfig("command", {"command": ["pass"], "show_output": "yes"}), tmp_path)

@@ -1,6 +1,7 @@
 import json
 import os
 import stat
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -89,3 +90,91 @@ def test_a_failed_sync_is_a_sink_error_and_the_secret_stays_in_the_pending_log(t
         sink.close()  # the sync is retried, and still fails: reported, not a traceback
     monkeypatch.undo()
     assert FileSink(tmp_path / "secrets.json").read()["credentials/a"]["client_secret"] == "kfs_one"
+
+
+def git(directory, *args):
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(directory), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_sink_beside_keyform_yaml_is_ignored_by_git_and_the_repository_left_alone(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "keyform.yaml").write_text("version: 1\n")
+    (tmp_path / ".gitignore").write_text("build/")  # the project's own rules, no final newline
+    mode = stat.S_IMODE(os.stat(tmp_path).st_mode)
+    sink = FileSink(tmp_path / "secrets.json")
+    sink.preflight()
+    sink.deliver(secret("credentials/a", "kfs_one"))
+    assert git(tmp_path, "ls-files", "--others", "--exclude-standard").split() == [".gitignore", "keyform.yaml"]
+    sink.close()
+    FileSink(tmp_path / "secrets.json").preflight()  # a second run adds nothing
+    assert git(tmp_path, "ls-files", "--others", "--exclude-standard").split() == [".gitignore", "keyform.yaml"]
+    assert (tmp_path / ".gitignore").read_text() == (
+        "build/\n# written by keyform: secrets never go into git\n"
+        "/secrets.json\n/secrets.json.pending\n/.secrets.json.*\n"
+    )
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == mode  # not chmodded: it's the user's directory
+
+
+def test_a_sink_file_tracked_by_git_is_refused_before_anything_is_written(tmp_path):
+    git(tmp_path, "init", "-q")
+    tracked = tmp_path / "secrets.json"
+    tracked.write_text("{}\n")
+    git(tmp_path, "add", "secrets.json")
+    git(tmp_path, "commit", "-q", "-m", "oops")
+    with pytest.raises(SecretSinkError) as error:
+        FileSink(tracked).preflight()
+    assert str(error.value) == (
+        f"secrets file {tracked} is tracked by git, so its secrets would be committed: "
+        f"run `git rm --cached {tracked}` and commit, then run keyform again"
+    )
+    assert tracked.read_text() == "{}\n"
+    assert not (tmp_path / ".gitignore").exists()
+    git(tmp_path, "rm", "-q", "--cached", "secrets.json")
+    FileSink(tracked).preflight()
+
+
+def test_a_symlinked_sink_directory_is_refused_and_its_target_left_alone(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    os.chmod(target, 0o755)
+    link = tmp_path / ".keyform"
+    link.symlink_to(target)
+    with pytest.raises(SecretSinkError) as error:
+        FileSink(link / "secrets.json").preflight()
+    assert str(error.value) == (
+        f"secrets directory {link} is a symlink: keyform won't chmod or write secrets through it; "
+        "make it a real directory or point secrets.path at the target"
+    )
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o755
+    assert list(target.iterdir()) == []
+
+
+def test_a_deleted_resource_is_retired_its_secret_dropped_and_a_new_one_replaces_it(tmp_path):
+    sink = FileSink(tmp_path / "s" / "secrets.json")
+    sink.deliver(secret("credentials/a", "kfs_one"))
+    sink.deliver(secret("credentials/a", "kfs_two", "s2", retiring="s1"))
+    sink.deliver(secret("credentials/b", "kfs_three", "s3"))
+    sink.retire("credentials/a")
+    sink.retire("roles/reader")  # nothing held for it: nothing logged
+    sink.close()
+    text = sink.path.read_text()
+    assert "kfs_one" not in text and "kfs_two" not in text
+    document = json.loads(text)
+    retired_at = document["credentials/a"].pop("retired_at")
+    assert datetime.fromisoformat(retired_at) > WHEN
+    assert document == {
+        "credentials/a": {
+            "type": "client_credentials",
+            "client_id": "kfc_1",
+            "secret_id": "s2",
+            "created_at": "2026-01-02T03:04:05Z",
+        },
+        "credentials/b": {**document["credentials/b"], "client_secret": "kfs_three"},
+    }
+    again = FileSink(sink.path)
+    again.retire("credentials/a")  # already retired: nothing logged
+    assert not again.pending_path.exists()
+    again.deliver(secret("credentials/a", "kfs_four", "s4"))  # created again under the same name
+    again.close()
+    assert json.loads(sink.path.read_text())["credentials/a"]["client_secret"] == "kfs_four"

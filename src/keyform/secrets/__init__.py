@@ -12,6 +12,23 @@ if TYPE_CHECKING:
     from keyform.secrets.base import SecretSink
 
 
+def open_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
+    """The sink the `secrets:` section names, with what a killed run left half done finished."""
+    sink = make_sink(config, base_dir)
+    sink.recover()
+    return sink
+
+
+def recover_sink(config: PluginConfig, base_dir: Path) -> None:
+    """Finish a killed apply's writes to a sink on this machine (the file sink's pending log).
+
+    For commands that don't otherwise open the sink (plan): the other sinks keep nothing here to
+    finish, and building them would ask for credentials (a Vault token) such a command doesn't need.
+    """
+    if config.type == "file":
+        open_sink(config, base_dir)
+
+
 def make_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
     """Build the sink the `secrets:` section names; relative paths resolve beside keyform.yaml."""
     options = config.options

@@ -18,6 +18,9 @@ Merging. An encrypted file can only be merged with the new entries if keyform ca
   no secret write nothing. Whoever holds an identity decrypts the files (`age -d -i KEY FILE`) and
   merges them, or configures `identity_file` to have keyform merge into `path`.
 
+Deletes. With `identity_file`, a resource apply deletes has its entry retired like in the file sink
+(secret values dropped, `retired_at` added); without it the file can't be edited, so the entry stays.
+
 The identity is read only when needed and never printed; errors name paths and recipients (public).
 """
 
@@ -37,7 +40,7 @@ from pyrage import ssh, x25519
 from keyform.errors import SecretSinkError
 from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
-from keyform.secrets.file_sink import entry_for, write_bytes_atomic
+from keyform.secrets.file_sink import entry_for, live_entry, retired_entry, write_bytes_atomic
 
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
 
@@ -112,13 +115,27 @@ class AgeSink(SecretSink):
                 document, target = self._ours, self._target
             assert target is not None
             document[secret.address] = entry_for(secret, document.get(secret.address))
-            plaintext = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
-            ciphertext = pyrage.encrypt(plaintext, self._recipients())
-            try:
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                write_bytes_atomic(target, ciphertext, mode=0o600)
-            except OSError as error:
-                raise SecretSinkError(f"could not write age secrets file {target} ({error.strerror})") from None
+            self._write(document, target)
+
+    def retire(self, address: str) -> None:
+        """With `identity_file`: re-encrypt `path` with the entry retired (no secret, `retired_at`).
+        Without it keyform can't read the file, so the entry stays until someone merges by hand."""
+        if self.identity_file is None:
+            return
+        with self._lock:
+            document = self.read()
+            if live_entry(document.get(address)):
+                document[address] = retired_entry(document[address], datetime.now(UTC))
+                self._write(document, self.path)
+
+    def _write(self, document: dict[str, Any], target: Path) -> None:
+        plaintext = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        ciphertext = pyrage.encrypt(plaintext, self._recipients())
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_bytes_atomic(target, ciphertext, mode=0o600)
+        except OSError as error:
+            raise SecretSinkError(f"could not write age secrets file {target} ({error.strerror})") from None
 
     def _fresh_target(self) -> Path:
         """`path` if it doesn't exist, else an unused sibling named with the current UTC time."""

@@ -24,5 +24,21 @@ class SecretSink(ABC):
     def describe(self) -> str:
         """Where secrets go, for people (a path or a URL without credentials)."""
 
+    def retire(self, address: str) -> None:  # noqa: B027 (optional hook)
+        """Mark the entry of a resource apply deleted as retired (its secret died with it).
+
+        Called after each delete apply carries out, for any address (nothing to do when the sink
+        holds no entry for it). Sinks that keep a readable document replace the entry by one without
+        the secret values, with `retired_at`; sinks keyform can't edit keep what they have (each
+        documents what happens). Raise SecretSinkError on failure.
+        """
+
+    def recover(self) -> None:  # noqa: B027 (optional hook)
+        """Finish what a killed run left half done (e.g. fold its delivery log into the document).
+
+        Every command that opens the sink calls this first, so no command ever works on a
+        document that a killed apply left behind the deliveries it made.
+        """
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Finish up after the last delivery of a run (e.g. fold a delivery log into the document)."""

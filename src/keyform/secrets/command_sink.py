@@ -4,9 +4,17 @@ The command is an argv list run without a shell, in the directory of keyform.yam
 program path with a `/` resolves there too). Its standard input is one JSON object:
 `{"address": ..., "type": ..., "api_key" | "client_id"+"client_secret": ..., "secret_id": ..., "created_at": ...}`.
 The secret is never in argv or the environment; the address (not a secret) is also in the
-environment variable `KEYFORM_ADDRESS`. Standard output is discarded (a program may echo what it
-read). A non-zero exit or a timeout (`timeout`, default 60 s) is a SecretSinkError with the exit code
-and the tail of the program's standard error, scrubbed of the secret's values.
+environment variable `KEYFORM_ADDRESS`. A non-zero exit or a timeout (`timeout`, default 60 s) is a
+SecretSinkError with the exit code.
+
+Deletes: the program is only ever given new secrets; a resource apply deleted is not announced to
+it (its secret died with the resource), so the store keeps what it holds until you remove it.
+
+The program's output never reaches keyform's output: a program may print what it read, or part of
+it, and scrubbing can only find whole values. Errors name the exit code and how many bytes it wrote.
+`show_output: true` adds the tail of its standard error to the error, scrubbed of the secret's whole
+values only: a program that prints part of a secret shows that part, so turn it on only to debug a
+program you trust not to.
 """
 
 from __future__ import annotations
@@ -34,10 +42,20 @@ STDERR_LIMIT = 500  # characters of standard error kept in a message
 class CommandSink(SecretSink):
     """Pipes each new secret, as JSON, into a program."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        show_output: bool = False,
+    ):
         if not argv or not all(isinstance(arg, str) and arg for arg in argv):
             raise SecretSinkError("secrets.command must be a non-empty list of strings, e.g. [pass, insert, -m, NAME]")
+        if not isinstance(show_output, bool):
+            raise SecretSinkError(f"secrets.show_output must be true or false, not {show_output!r}")
         self.argv = list(argv)
+        self.show_output = show_output
         self.cwd = Path(cwd) if cwd else Path.cwd()
         try:
             self.timeout = float(timeout)
@@ -70,7 +88,7 @@ class CommandSink(SecretSink):
         environment = {**os.environ, "KEYFORM_ADDRESS": secret.address}
         command = [self.executable(), *self.argv[1:]]
         try:
-            returncode, stderr = _run(command, document, self.cwd, environment, self.timeout)
+            returncode, stdout, stderr = _run(command, document, self.cwd, environment, self.timeout)
         except subprocess.TimeoutExpired:
             raise SecretSinkError(
                 f"{secret.address}: secrets.command {self.argv[0]!r} did not finish within {self.timeout:g}s "
@@ -81,42 +99,58 @@ class CommandSink(SecretSink):
                 f"{secret.address}: could not run secrets.command {self.argv[0]!r} ({error.strerror})"
             ) from None
         if returncode != 0:
-            text = _scrubbed(stderr, secret)
             raise SecretSinkError(
                 f"{secret.address}: secrets.command {self.argv[0]!r} exited with code {returncode}"
-                + (f": {text}" if text else " (no output on standard error)")
+                + self._output(stdout, stderr, secret)
             )
+
+    def _output(self, stdout: bytes, stderr: bytes, secret: GeneratedSecret) -> str:
+        """What an error says about the program's output: its size, or (show_output) its scrubbed stderr."""
+        if self.show_output:
+            text = _scrubbed(stderr, secret)
+            if not text:
+                return " (no output on standard error)"
+            return f"; its standard error (shown by secrets.show_output, may hold parts of secrets): {text}"
+        size = len(stdout) + len(stderr)
+        if not size:
+            return " (no output)"
+        return f" ({size} bytes of output, not shown: it may hold secrets; secrets.show_output: true shows it)"
 
 
 def make_command_sink(options: Mapping[str, Any], base_dir: Path) -> CommandSink:
-    """A CommandSink from `secrets:` options (`command`, optional `timeout`)."""
+    """A CommandSink from `secrets:` options (`command`, optional `timeout` and `show_output`)."""
     argv = options.get("command")
     if isinstance(argv, str) or not isinstance(argv, Sequence):
         raise SecretSinkError("secrets.command must be a list (argv, no shell), e.g. [pass, insert, -m, NAME]")
-    return CommandSink(list(argv), cwd=base_dir, timeout=options.get("timeout", DEFAULT_TIMEOUT))
+    return CommandSink(
+        list(argv),
+        cwd=base_dir,
+        timeout=options.get("timeout", DEFAULT_TIMEOUT),
+        show_output=options.get("show_output", False),
+    )
 
 
 def _run(
     command: list[str], document: dict[str, Any], cwd: Path, environment: dict[str, str], timeout: float
-) -> tuple[int, bytes]:
-    """Run the command in its own process group (so a timeout kills its children too); (exit code, stderr)."""
+) -> tuple[int, bytes, bytes]:
+    """Run the command in its own process group (a timeout kills its children too); (exit code, stdout, stderr)."""
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
         env=environment,
         start_new_session=True,
     )
     try:
-        _, stderr = process.communicate(json.dumps(document, sort_keys=True).encode("utf-8"), timeout=timeout)
+        stdout, stderr = process.communicate(json.dumps(document, sort_keys=True).encode("utf-8"), timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise
-    return process.returncode, stderr
+    return process.returncode, stdout, stderr
 
 
 def _scrubbed(stderr: bytes, secret: GeneratedSecret) -> str:

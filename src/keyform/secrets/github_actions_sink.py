@@ -12,6 +12,8 @@ For each secret, in this order:
    would share a name in one run are refused. The value is the file sink's entry as one line of JSON:
    `${{ fromJSON(steps.<id>.outputs.credentials_payroll-sync).client_secret }}`.
 
+Deletes: nothing to do; step outputs live only for the job that wrote them.
+
 The redaction guarantee, precisely: keyform writes no secret to any output except the sink, and this
 sink's one exception is step 1. The `::add-mask::` line necessarily contains the value; it is meant
 for the GitHub Actions runner, which reads the step's standard output, handles the command

@@ -10,6 +10,10 @@ a `/` in it, is refused, so an address can never land outside its own path.
 Rotation overlap: each write is a new KV version, so a retiring secret stays readable as the previous
 version (`vault kv get -version=N-1 ...`) until KV's version limit drops it.
 
+Deletes: keyform never deletes in Vault (its token needs only create and update), so the path of a
+resource apply deleted keeps its last version; its secret died with the resource. Remove it with
+`vault kv metadata delete` when you no longer want the record.
+
 Preflight: `GET /v1/sys/health` (standbys count as healthy; they forward writes) and
 `GET /v1/auth/token/lookup-self` with the token. Whether the token may write under the prefix is
 proved by the first write; a failed write sends the secret to apply's emergency file.
