@@ -23,7 +23,7 @@ from keyform.errors import KeyformError, SecretSinkError
 from keyform.journal import Journal
 from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan, phase
-from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
+from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError, UnreachableError
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import entry_for, write_private_file
 from keyform.secrets.redaction import Redactor
@@ -47,6 +47,8 @@ class ApplyReport:
 
     results: list[ChangeResult] = field(default_factory=list)
     emergency_file: Path | None = None
+    stopped: str = ""  # why apply started no further change ("": it did not stop early)
+    unreachable: bool = False  # it stopped because the credential API could not be reached
 
     @property
     def ok(self) -> bool:
@@ -103,6 +105,7 @@ class ApplyExecutor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stop_reason = ""
+        self._unreachable = False
         self._emergency_file: Path | None = None
 
     def stop(self, reason: str) -> None:
@@ -132,6 +135,8 @@ class ApplyExecutor:
                             failed.add(result.change.address)
         report.results = [results[i] for i in range(len(plan.changes))]
         report.emergency_file = self._emergency_file
+        report.stopped = self._stop_reason if self._stop.is_set() else ""
+        report.unreachable = self._unreachable
         return report
 
     def _run_chain(
@@ -173,6 +178,12 @@ class ApplyExecutor:
             outcome = self.provider.apply(change)
         except StaleChangeError as error:
             return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
+        except UnreachableError as error:
+            # every request retries a refused connection; one that still fails means the API is gone:
+            # the remaining changes would each wait out the same retries for the same answer
+            self._unreachable = True
+            self.stop(f"the credential API at {self.provider.describe()} is unreachable")
+            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
         except KeyformError as error:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
         if outcome.secret is None:
