@@ -61,7 +61,7 @@ def server(
     no token is written). Starting again without it keeps all data.
     """
     from keyform.server.errors import ServerError
-    from keyform.server.runner import init_organization, start_server
+    from keyform.server.runner import OrganizationExistsError, init_organization, start_server
 
     if bool(init_owner) != bool(token_file):
         raise ServerError("--init-owner EMAIL and --token-file FILE go together; give both or neither")
@@ -69,6 +69,10 @@ def server(
         fd = _open_token_file(token_file)
         try:
             token = init_organization(db, init_owner)
+        except OrganizationExistsError as error:
+            os.close(fd)
+            token_file.unlink()
+            raise ServerError(f"{error}; start without --init-owner to keep using it") from None
         except BaseException:
             os.close(fd)
             token_file.unlink()
