@@ -103,11 +103,11 @@ def test_the_command_keeps_the_exit_status_click_or_sys_exit_gives(exit_with, st
     assert "torn down" not in result.stdout
 
 
-def test_a_crash_ends_as_usual_with_its_traceback():
+def test_a_crash_is_one_line_and_exit_1_like_any_error():
     result = run_command_script("def main():\n    raise RuntimeError('a bug')\n")
     assert result.returncode == 1
-    assert "RuntimeError: a bug" in result.stderr
-    assert "torn down" in result.stdout  # no quick exit: the interpreter finished as usual
+    assert result.stderr.startswith("Error: keyform failed unexpectedly (RuntimeError: a bug). This is a bug")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 def test_python_dash_m_keyform_and_the_console_script_run_through_run_command():

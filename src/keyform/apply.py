@@ -25,7 +25,7 @@ from keyform.errors import KeyformError, SecretSinkError
 from keyform.journal import Journal
 from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan, phase
-from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError
+from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError, UnreachableError
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import KEYFORM_DIR, entry_for, gitignore_pattern, ignore_in_git, write_private_file
 from keyform.secrets.redaction import Redactor
@@ -49,6 +49,8 @@ class ApplyReport:
 
     results: list[ChangeResult] = field(default_factory=list)
     emergency_file: Path | None = None
+    stopped: str = ""  # why apply started no further change ("": it did not stop early)
+    unreachable: bool = False  # it stopped because the credential API could not be reached
 
     @property
     def ok(self) -> bool:
@@ -105,6 +107,7 @@ class ApplyExecutor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stop_reason = ""
+        self._unreachable = False
         self._emergency_file: Path | None = None
 
     def stop(self, reason: str) -> None:
@@ -134,6 +137,8 @@ class ApplyExecutor:
                             failed.add(result.change.address)
         report.results = [results[i] for i in range(len(plan.changes))]
         report.emergency_file = self._emergency_file
+        report.stopped = self._stop_reason if self._stop.is_set() else ""
+        report.unreachable = self._unreachable
         return report
 
     def _run_chain(
@@ -175,6 +180,12 @@ class ApplyExecutor:
             outcome = self.provider.apply(change)
         except StaleChangeError as error:
             return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
+        except UnreachableError as error:
+            # every request retries a refused connection; one that still fails means the API is gone:
+            # the remaining changes would each wait out the same retries for the same answer
+            self._unreachable = True
+            self.stop(f"the credential API at {self.provider.describe()} is unreachable")
+            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
         except KeyformError as error:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
         if outcome.secret is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyform import engine
+from keyform.errors import KeyformError
 from keyform.providers.http import ApiClient
 from keyform.secrets.file_sink import FileSink
 from keyform.workspace import open_workspace, register_config_secrets
@@ -38,13 +39,19 @@ def copy_example(destination: Path) -> Path:
 
 def run_demo(options: GlobalOptions, workdir: Path | None = None) -> None:
     from keyform.server import running_server
+    from keyform.server.runner import OrganizationExistsError
 
     say = options.echo
     with ExitStack() as stack:
         base = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keyform-demo-")))
         base.mkdir(parents=True, exist_ok=True)
         root = copy_example(base / "org")
-        server = stack.enter_context(running_server(base / "credentials.db", init_owner=OWNER))
+        try:
+            server = stack.enter_context(running_server(base / "credentials.db", init_owner=OWNER))
+        except OrganizationExistsError as error:
+            raise KeyformError(
+                f"{error}: the demo needs a fresh --workdir (or remove {base / 'credentials.db'})"
+            ) from None
         say(f"1. Started keyform server at {server.url} (database {base / 'credentials.db'}, Account Owner {OWNER}).")
         environ = {**os.environ, "KEYFORM_URL": server.url, "KEYFORM_TOKEN": server.owner_token or ""}
         workspace = open_workspace(root, None, environ=environ)

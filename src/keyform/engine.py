@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from keyform.errors import KeyformError
+from keyform.errors import KeyformError, StalePlanError
 from keyform.process import bulk_work
 
 # Planning, loading and progress modules are imported where they are used: a plan starts its
@@ -22,7 +22,7 @@ from keyform.process import bulk_work
 if TYPE_CHECKING:
     from keyform.apply import ApplyExecutor, ApplyReport
     from keyform.cli import GlobalOptions
-    from keyform.journal import Journal
+    from keyform.journal import AppliedPlans, Journal
     from keyform.plan.build import PlanResult
     from keyform.plan.plan import Plan
     from keyform.providers.base import Provider
@@ -135,16 +135,61 @@ def render(plan: Plan, output_format: str, *, checked: Collection[str] = (), sty
         return render_text(plan, styled=styled)
 
 
-def save_plan(plan: Plan, path: Path) -> None:
+def save_plan(plan: Plan, path: Path, workspace: Workspace | None = None) -> None:
+    """Write `plan` to `path`, bound to `workspace`'s desired state and sink (see `plan_binding`)."""
+    from dataclasses import replace
+
     from keyform.plan.render_json import plan_json
     from keyform.secrets.file_sink import write_bytes_atomic
 
+    if workspace is not None:
+        plan = replace(plan, meta={**plan.meta, "binding": plan_binding(workspace)})
     try:
         with bulk_work():
             data = plan_json(plan) + b"\n"
         write_bytes_atomic(path, data)
     except OSError as error:
         raise KeyformError(f"can't write plan file {path} ({error.strerror}): choose another --out path") from None
+
+
+SECRET_WORDS = ("token", "secret", "password", "api_key")
+
+
+def plan_binding(workspace: Workspace) -> dict[str, str]:
+    """Digests of what a saved plan was made for besides the API: the resolved desired state and the
+    sink's settings (secret-valued options left out). Applied elsewhere, its new secrets would go to
+    another project's sink."""
+    import hashlib
+
+    import orjson
+
+    def digest(value: object) -> str:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        return hashlib.sha256(data).hexdigest()
+
+    sink = workspace.state.secrets
+    settings = {key: value for key, value in sink.options.items() if not any(w in key for w in SECRET_WORDS)}
+    return {"desired_state": digest(workspace.state.resource_map), "sink": digest([sink.type, settings])}
+
+
+def check_plan_binding(the_plan: Plan, planfile: Path, workspace: Workspace, options: GlobalOptions) -> None:
+    """Refuse a saved plan made for another desired state or sink; say when an old file can't be checked."""
+    binding = the_plan.meta.get("binding")
+    if not isinstance(binding, dict):
+        options.echo(
+            f"{planfile} was saved by an older keyform: only its provider.url is checked, not its desired state "
+            "and sink (plan again to have them checked)",
+            err=True,
+        )
+        return
+    current = plan_binding(workspace)
+    names = {"desired_state": "desired state", "sink": "secrets sink"}
+    differs = [name for key, name in names.items() if binding.get(key) != current[key]]
+    if differs:
+        raise StalePlanError(
+            f"{planfile} was planned for another {' and '.join(differs)} than {workspace.root}: apply it where it "
+            "was planned, or plan again here"
+        )
 
 
 def read_plan(path: Path) -> Plan:
@@ -177,11 +222,13 @@ def run_apply(
 ) -> ApplyReport:
     """Lock, recover, plan (or read PLANFILE), confirm, apply, report; exit 1 unless every change applied."""
     from keyform.apply import ApplyExecutor, ApplyReport, DryRunExecutor
-    from keyform.journal import Journal
+    from keyform.journal import AppliedPlans, Journal
     from keyform.locking import apply_lock
     from keyform.progress import Progress, on_terminal
 
     journal = Journal(workspace.base_dir / ".keyform" / "journal.jsonl")
+    applied_plans = AppliedPlans(workspace.base_dir / ".keyform" / "applied-plans")
+    saved = _saved_plan(planfile, workspace, options, applied_plans) if planfile is not None else None
     with (
         workspace.provider() as provider,
         apply_lock(
@@ -190,15 +237,16 @@ def run_apply(
             on_wait=lambda holder: options.echo(f"Waiting: {holder}", err=True),
         ),
     ):
-        reissue = recover(journal, workspace, options)
-        if planfile is not None:
-            the_plan = read_plan(planfile)
+        if saved is not None:
+            the_plan = saved[0]
             planned_for = the_plan.meta.get("target")
             if planned_for != provider.describe():
                 raise KeyformError(
                     f"{planfile} was planned against {planned_for}, "
                     f"but provider.url is {provider.describe()}: plan again"
                 )
+        reissue = recover(journal, workspace, options)
+        if saved is not None:
             if reissue:
                 options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
             options.echo(render(the_plan, "text", styled=options.styled))
@@ -217,6 +265,8 @@ def run_apply(
         else:
             progress = Progress(options, len(the_plan.changes), bar=on_terminal())
             journal.open()
+            if saved is not None:
+                applied_plans.record(saved[1])
             executor = ApplyExecutor(
                 provider,
                 sink,
@@ -238,23 +288,45 @@ def run_apply(
     return report
 
 
+def _saved_plan(
+    planfile: Path, workspace: Workspace, options: GlobalOptions, applied_plans: AppliedPlans
+) -> tuple[Plan, str]:
+    """The saved plan and its id, checked before anything else happens (lock, journal): refused if it
+    was made for another desired state or sink, or was applied here already."""
+    import hashlib
+
+    the_plan = read_plan(planfile)
+    plan_id = hashlib.sha256(planfile.read_bytes()).hexdigest()
+    when = applied_plans.applied_at(plan_id)
+    if when is not None:
+        raise StalePlanError(
+            f"{planfile} was already applied ({when}): a saved plan applies once; make a new one with "
+            f"`keyform plan --out {planfile}`"
+        )
+    check_plan_binding(the_plan, planfile, workspace, options)
+    return the_plan, plan_id
+
+
 def recover(journal: Journal, workspace: Workspace, options: GlobalOptions) -> set[str]:
-    """Addresses whose new secret an interrupted apply may not have delivered (they get a fresh one)."""
+    """Addresses whose new secret an interrupted or failed apply may not have delivered (they get a fresh one)."""
     in_flight = journal.in_flight()
-    if not in_flight:
-        return set()
-    options.echo(
-        f"An earlier apply stopped with {len(in_flight)} change(s) in flight: "
-        + ", ".join(f"{r.get('action')} {r.get('address')}" for r in in_flight),
-        err=True,
-    )
+    if in_flight:
+        options.echo(
+            f"An earlier apply stopped with {len(in_flight)} change(s) in flight: "
+            + ", ".join(f"{r.get('action')} {r.get('address')}" for r in in_flight),
+            err=True,
+        )
     addresses = {
         str(record.get("address"))
-        for record in in_flight
+        for record in [*in_flight, *journal.failed_with_secret()]
         if record.get("secret") and workspace.state.has_secret(str(record.get("address", "")))
     }
     if addresses:
-        options.echo(f"Issuing fresh secrets for {', '.join(sorted(addresses))} so none is lost.", err=True)
+        options.echo(
+            f"Issuing fresh secrets for {', '.join(sorted(addresses))}: an earlier apply asked for them and did "
+            "not finish, so none is lost.",
+            err=True,
+        )
     return addresses
 
 
@@ -286,6 +358,9 @@ def _confirm(options: GlobalOptions) -> None:
         raise KeyformError("apply cancelled: nothing was changed")
 
 
+SHOWN_ADDRESSES = 5  # a summary line names this many addresses, then "and N more"
+
+
 def format_report(report: ApplyReport, sink: str) -> str:
     from keyform.apply import APPLIED, FAILED, PLANNED, SKIPPED, STALE
 
@@ -301,12 +376,38 @@ def format_report(report: ApplyReport, sink: str) -> str:
     if delivered:
         lines.append(f"{delivered} new secret(s) delivered to {sink}.")
     for result in report.results:
-        if result.status in (FAILED, STALE, SKIPPED):
+        if result.status in (FAILED, STALE):
             lines.append(f"  {result.status}: {result.change.address}: {result.message}")
+    lines.extend(_skipped_lines(report))
     if report.count(STALE):
         lines.append("Stale changes were not applied: run `keyform plan` again and review the new plan.")
     if report.emergency_file:
         lines.append(f"New secrets that could not reach the sink are in {report.emergency_file} (mode 0600).")
-    elif not report.ok:
+    elif report.unreachable:
+        lines.append(
+            f"Apply stopped: {report.stopped}. Start it (or fix provider.url) and run `keyform apply` again: "
+            "applied changes are not repeated."
+        )
+    elif report.stopped:
+        lines.append(f"Apply stopped: {report.stopped}. Run `keyform apply` again to finish.")
+    elif report.count(FAILED):
         lines.append("Fix the failures and run `keyform apply` again: applied changes are not repeated.")
+    elif not report.ok:
+        lines.append("Run `keyform apply` again to finish: applied changes are not repeated.")
     return "\n".join(lines)
+
+
+def _skipped_lines(report: ApplyReport) -> list[str]:
+    """One line per reason changes were skipped: how many, and the first few addresses."""
+    from keyform.apply import SKIPPED
+
+    by_reason: dict[str, list[str]] = {}
+    for result in report.results:
+        if result.status == SKIPPED:
+            by_reason.setdefault(result.message, []).append(result.change.address)
+    lines = []
+    for reason, addresses in by_reason.items():
+        shown = ", ".join(addresses[:SHOWN_ADDRESSES])
+        more = f" and {len(addresses) - SHOWN_ADDRESSES} more" if len(addresses) > SHOWN_ADDRESSES else ""
+        lines.append(f"  skipped: {len(addresses)} change(s) ({reason}): {shown}{more}")
+    return lines

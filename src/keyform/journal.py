@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +29,21 @@ class Journal:
         self._log: GroupCommitLog | None = None
 
     def in_flight(self) -> list[dict[str, Any]]:
-        """Changes of earlier runs that never ended (apply was killed) or ended failed mid-way."""
-        open_changes: dict[tuple[str, str], dict[str, Any]] = {}
+        """Changes of earlier runs that began and never ended (apply was killed mid-way)."""
+        return [begin for begin, end in self._changes() if end is None]
+
+    def failed_with_secret(self) -> list[dict[str, Any]]:
+        """Changes of earlier runs that ended failed while asking for a new secret: the API may have
+        issued one that never reached the sink (its answer lost), so the next apply issues a fresh one."""
+        return [
+            begin
+            for begin, end in self._changes()
+            if end is not None and end.get("status") == "failed" and begin.get("secret")
+        ]
+
+    def _changes(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Each journalled change's begin record and its end record (None: it never ended)."""
+        changes: dict[tuple[str, str], list[dict[str, Any] | None]] = {}
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -41,10 +55,10 @@ class Journal:
                 continue
             key = (record.get("run", ""), record.get("seq", ""))
             if record.get("event") == "begin":
-                open_changes[key] = record
-            elif record.get("event") == "end" and record.get("status") != "failed":
-                open_changes.pop(key, None)  # a failed change may still have made the API issue a secret
-        return list(open_changes.values())
+                changes[key] = [record, None]
+            elif record.get("event") == "end" and key in changes:
+                changes[key][1] = record
+        return [(begin, end) for begin, end in changes.values() if begin is not None]
 
     def open(self) -> None:
         """Start this run's journal, replacing earlier runs (call after reading `in_flight`)."""
@@ -94,3 +108,42 @@ class Journal:
             f"can't write the apply journal {self.path} ({error.strerror or error}): free disk space or fix"
             " the folder's permissions, then run apply again (it re-issues any secret that was in flight)"
         )
+
+
+class AppliedPlans:
+    """Saved plan files whose apply started here, by the SHA-256 of their bytes: a saved plan applies once.
+
+    One `<sha256> <time>` line per plan in `.keyform/applied-plans`, on disk before the apply's first
+    change (a second apply of the same file would repeat its creates and new secrets).
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def applied_at(self, plan_id: str) -> str | None:
+        """When the plan with this id was applied here, or None."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise KeyformError(f"can't read {self.path} ({error.strerror or error}): fix its permissions") from None
+        for line in lines:
+            digest, _, when = line.partition(" ")
+            if digest == plan_id:
+                return when or "earlier"
+        return None
+
+    def record(self, plan_id: str) -> None:
+        at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(f"{plan_id} {at}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise KeyformError(
+                f"can't record the applied plan in {self.path} ({error.strerror or error}): free disk space or "
+                "fix the folder's permissions, then apply again"
+            ) from None

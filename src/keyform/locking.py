@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import re
 import socket
@@ -11,7 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from keyform.errors import KeyformError
 from keyform.providers.base import LockedError, Provider
+
+log = logging.getLogger("keyform.locking")
 
 LOCK_TTL_SECONDS = 900
 _OWNER = re.compile(r"^[^@]*@(?P<host>\S+) pid (?P<pid>\d+)")
@@ -81,7 +85,20 @@ def apply_lock(
     finally:
         stop.set()
         heartbeat.join()
+        _release(provider, lock_id)
+
+
+def _release(provider: Provider, lock_id: str) -> None:
+    """Release the lock; if the API can't be reached, say so without hiding what the apply reports."""
+    try:
         provider.unlock(lock_id)
+    except KeyformError as error:
+        log.warning(
+            "could not release apply lock %s (%s): it expires by itself, or run `keyform force-unlock %s`",
+            lock_id,
+            error,
+            lock_id,
+        )
 
 
 def _keep_alive(provider: Provider, lock_id: str, ttl: int, stop: threading.Event) -> None:

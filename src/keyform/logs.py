@@ -16,7 +16,7 @@ class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when the record is emitted (it may be swapped, e.g. in tests)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
+        self.stream = sys.stderr  # not setStream: that flushes the previous stream, which may be closed
         super().emit(record)
 
 
@@ -37,14 +37,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(redactor: Redactor, *, log_format: str = "text", verbose: bool = False) -> None:
-    """Send keyform's and urllib3's records (warnings, or info with --verbose) to stderr, redacted."""
+    """Send keyform's records (warnings, or info with --verbose: each request) to stderr, redacted.
+
+    urllib3's retry warnings only with --verbose: without it, a request that fails after its
+    retries is reported once, as one error line, not preceded by a warning per retry.
+    """
     handler = StderrHandler(sys.stderr)
     handler.addFilter(RedactingFilter(redactor))
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter("keyform: %(levelname)s: %(message)s")
     )
+    quiet = {"keyform": logging.WARNING, "urllib3": logging.ERROR}
     for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        logger.setLevel(logging.INFO if verbose else quiet[name])
         logger.propagate = False

@@ -22,8 +22,11 @@ import atexit
 import gc
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from keyform.secrets.redaction import Redactor
 
 _command = False  # True in the `keyform` process (run_command), False for library callers
 _exit_status: int | None = None  # set when the command ended by SystemExit; None: end as usual
@@ -71,6 +74,26 @@ def run_command(main: Callable[[], object]) -> None:
         code = stop.code
         _exit_status = code if isinstance(code, int) else 0 if code is None else 1
         raise
+    except Exception as error:  # the last resort (see crash_report): no traceback, no secret reaches the user
+        print(crash_report(error, Redactor()), file=sys.stderr)
+        _exit_status = 1
+        raise SystemExit(1) from None
+
+
+def crash_report(error: BaseException, redactor: Redactor) -> str:
+    """One line for an error keyform did not expect (a bug), redacted: what happened and where to report it.
+
+    A traceback can hold any value the run handled (a token in a header, a secret in a body), so
+    it is shown only on request (KEYFORM_DEBUG=1), and then redacted as well.
+    """
+    summary = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    line = (
+        f"Error: keyform failed unexpectedly ({summary}). This is a bug: please report it to the keyform "
+        "maintainers with this line and the command you ran (KEYFORM_DEBUG=1 adds the traceback)."
+    )
+    if os.environ.get("KEYFORM_DEBUG") == "1":
+        line = "".join(traceback.format_exception(error)) + line
+    return redactor.redact(line)
 
 
 def _end_now() -> None:

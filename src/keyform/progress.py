@@ -36,6 +36,8 @@ class Progress:
             self._bar.__enter__()
 
     def __call__(self, result: ChangeResult) -> None:
+        if result.status == "skipped" and result.message.startswith("not started"):
+            return  # apply stopped: the report sums these up in one line
         with self._lock:
             if self._bar is None:
                 self.options.echo(change_line(result))

@@ -1,8 +1,11 @@
 """A loopback HTTP/1.1 proxy in front of the real `keyform server` that injects faults on a schedule.
 
-Faults: `status-500`, `status-429` (with Retry-After), `latency` (slower than the client's timeout),
-`reset` (connection reset before the request reaches the server) and `drop-after-commit` (the
-server handles the request, then the client's connection is reset before it sees the answer).
+Faults: `status-NNN` (any status; 429 with Retry-After), `latency` (slower than the client's
+timeout), `reset` (connection reset before the request reaches the server), `drop-after-commit`
+(the server handles the request, then the client's connection is reset before it sees the answer),
+`truncate` (the server handles the request; the client gets the headers and half the body, then
+the connection closes) and `die` (the proxy stops listening and resets every connection: from
+then on the API is gone, connections are refused).
 """
 
 from __future__ import annotations
@@ -43,15 +46,29 @@ class FaultProxy:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._dead = threading.Event()
+        self._stopper: threading.Thread | None = None
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._die()
+        if self._stopper is not None:
+            self._stopper.join()
+        self._thread.join()
+
+    def _die(self) -> None:
+        with self._lock:
+            if self._stopper is None:
+                self._dead.set()
+                self._stopper = threading.Thread(target=self._stop_listening, daemon=True)
+                self._stopper.start()
+
+    def _stop_listening(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join()
 
     def _count(self, fault: str) -> None:
         with self._lock:
@@ -66,13 +83,18 @@ class FaultProxy:
                 if request is None:
                     return
                 method, path, headers, body = request
-                fault = self.decide(method, path)
+                fault = "reset" if self._dead.is_set() else self.decide(method, path)
                 if fault:
                     self._count(fault)
+                if fault == "die":
+                    self._die()
+                    self._stopper.join()  # type: ignore[union-attr]
+                    _reset(client)
+                    return
                 if fault == "reset":
                     _reset(client)
                     return
-                if fault in ("status-500", "status-429"):
+                if fault and fault.startswith("status-"):
                     status = int(fault[-3:])
                     extra = {"Retry-After": "1"} if status == 429 else {}
                     _write(client, status, {"code": "injected", "message": f"injected {status}"}, extra)
@@ -84,6 +106,9 @@ class FaultProxy:
                 data = response.read()
                 if fault == "drop-after-commit":
                     _reset(client)
+                    return
+                if fault == "truncate":
+                    _write_truncated(client, response.status, response.reason, response.getheaders(), data)
                     return
                 _write_raw(client, response.status, response.reason, response.getheaders(), data)
         except (ConnectionError, OSError):
@@ -118,6 +143,16 @@ def _write_raw(client: socket.socket, status: int, reason: str, headers, data: b
     lines += [f"{k}: {v}" for k, v in headers if k.lower() not in HOP_BY_HOP]
     lines += [f"Content-Length: {len(data)}", "Connection: keep-alive", "", ""]
     client.sendall("\r\n".join(lines).encode("latin-1") + data)
+
+
+def _write_truncated(client: socket.socket, status: int, reason: str, headers, data: bytes) -> None:
+    """The answer's headers (with its full Content-Length) and half its body, then close."""
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{k}: {v}" for k, v in headers if k.lower() not in HOP_BY_HOP]
+    lines += [f"Content-Length: {len(data)}", "Connection: keep-alive", "", ""]
+    client.sendall("\r\n".join(lines).encode("latin-1") + data[: len(data) // 2])
+    client.shutdown(socket.SHUT_RDWR)
+    client.close()
 
 
 def _reset(client: socket.socket) -> None:

@@ -11,11 +11,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from keyform import __version__
 from keyform.errors import KeyformError
+from keyform.process import crash_report
 from keyform.secrets.redaction import Redactor
 
 
@@ -39,15 +41,44 @@ class GlobalOptions:
 
 
 class KeyformGroup(click.Group):
-    """A click group that reports KeyformError as one line and exit 1, never a traceback."""
+    """A click group that reports errors as one line and exit 1, never a traceback.
+
+    Usage errors exit 1 too, as Terraform's do: exit 2 means "changes" under --detailed-exitcode.
+    An error keyform did not expect is a bug: one redacted line (see `crash_report`).
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            _usage_error(error)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
         try:
             return super().invoke(ctx)
         except KeyformError as error:
-            options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
             options.echo(f"Error: {error}", err=True)
             sys.exit(1)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            _usage_error(error)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # a bug: one redacted line instead of a traceback (see crash_report)
+            click.echo(crash_report(error, options.redactor), err=True)
+            sys.exit(1)
+
+
+def _usage_error(error: click.UsageError) -> NoReturn:
+    """One line naming the mistake and where help is, exit 1."""
+    command = error.ctx.command_path if error.ctx is not None else "keyform"
+    message = " ".join(error.format_message().split())
+    click.echo(f"Error: {message} (see `{command} --help`)", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=KeyformGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -54,7 +54,7 @@ def plan(
     checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
     options.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
     if out is not None:
-        engine.save_plan(result.plan, out)
+        engine.save_plan(result.plan, out, workspace)
         options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
     if detailed_exitcode and not result.plan.empty:
         sys.exit(2)
@@ -165,10 +165,27 @@ def show(planfile: Path, output_format: str) -> None:
     options.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
 
 
+@click.command(name="locks")
+def locks() -> None:
+    """List the organisation's apply locks: id, holder, since when and until when."""
+    from keyform import engine
+
+    options = _options()
+    workspace = engine.load(options)
+    with workspace.provider() as provider:
+        held = provider.locks()
+    if not held:
+        options.echo("No apply lock is held.")
+        return
+    for lock in held:
+        options.echo(f"{lock.id}  held by {lock.owner} since {lock.since} (expires {lock.expires})")
+    options.echo("Release a stuck one with `keyform force-unlock ID`.", err=True)
+
+
 @click.command(name="force-unlock")
 @click.argument("lock_id")
 def force_unlock(lock_id: str) -> None:
-    """Release a stuck apply lock by its id (the lock error names it)."""
+    """Release a stuck apply lock by its id (`keyform locks` lists them)."""
     from keyform import engine
 
     options = _options()
@@ -178,4 +195,4 @@ def force_unlock(lock_id: str) -> None:
     options.echo(f"Released lock {lock_id}.")
 
 
-COMMANDS = [plan, apply, rotate, export, show, demo, force_unlock]
+COMMANDS = [plan, apply, rotate, export, show, demo, locks, force_unlock]

@@ -89,7 +89,7 @@ def server(
     --token-file) works on the database file only: it gives EMAIL a working Account Owner key and exits.
     """
     from keyform.server.errors import ServerError
-    from keyform.server.runner import init_organization, start_server
+    from keyform.server.runner import OrganizationExistsError, init_organization, start_server
 
     if recover_owner:
         if init_owner:
@@ -102,6 +102,10 @@ def server(
         fd = _open_token_file(token_file)
         try:
             token = init_organization(db, init_owner)
+        except OrganizationExistsError as error:
+            os.close(fd)
+            token_file.unlink()
+            raise ServerError(f"{error}; start without --init-owner to keep using it") from None
         except BaseException:
             os.close(fd)
             token_file.unlink()

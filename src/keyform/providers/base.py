@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from keyform.errors import KeyformError
+from keyform.errors import KeyformError, ProviderError
 
 if TYPE_CHECKING:
     from keyform.catalog import Catalog
@@ -111,6 +111,10 @@ class Provider(ABC):
     def unlock(self, lock_id: str) -> None:  # noqa: B027 (optional hook)
         """Release (or force-release) a lock by id."""
 
+    def locks(self) -> list[HeldLock]:
+        """The apply locks held now (none if this API has no locks)."""
+        return []
+
     def catalog(self) -> Catalog | None:
         """The modules and attributes this API knows, or None if it has no such notion."""
         return None
@@ -140,6 +144,21 @@ class LockedError(KeyformError):
         super().__init__(message)
         self.lock_id = lock_id
         self.owner = owner
+
+
+class UnreachableError(ProviderError):
+    """The API could not be reached at all (connection refused, host unknown), retries included:
+    apply starts no further change."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeldLock:
+    """One apply lock the API holds: its id, who holds it, since when and until when."""
+
+    id: str
+    owner: str
+    since: str
+    expires: str
 
 
 class StaleChangeError(Exception):

@@ -14,6 +14,7 @@ from keyform.plan.changes import Action, Change
 from keyform.providers.base import (
     ApplyOutcome,
     GeneratedSecret,
+    HeldLock,
     KindSpec,
     LiveResource,
     LockedError,
@@ -145,7 +146,21 @@ class KeyformProvider(Provider):
         self.client.request("PATCH", f"/v1/locks/{lock_id}", what="lock", json={"ttl_seconds": ttl_seconds})
 
     def unlock(self, lock_id: str) -> None:
-        self.client.request("DELETE", f"/v1/locks/{lock_id}", what=f"lock {lock_id}")
+        try:
+            self.client.request("DELETE", f"/v1/locks/{lock_id}", what=f"lock {lock_id}")
+        except ApiResponseError as error:
+            if error.status != 404:
+                raise
+            raise ProviderError(
+                f"no apply lock {lock_id} is held (it was released or expired): `keyform locks` lists the held locks"
+            ) from None
+
+    def locks(self) -> list[HeldLock]:
+        items = self.client.request_json("GET", "/v1/locks", what="locks")["items"]
+        return [
+            HeldLock(id=item["id"], owner=item["owner"], since=item["created_at"], expires=item["expires_at"])
+            for item in items
+        ]
 
     # -- read -----------------------------------------------------------------------------------
 

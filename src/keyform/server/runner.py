@@ -21,6 +21,10 @@ from keyform.server.tokens import now
 THREADS = 8
 
 
+class OrganizationExistsError(ServerError):
+    """init_organization on a database that already has one (the caller says what to do instead)."""
+
+
 def init_organization(db_path: str | Path, owner_email: str, *, org_name: str = "Acme") -> str:
     """Create the organisation and its Account Owner on an empty database; return the owner's key.
 
@@ -31,9 +35,7 @@ def init_organization(db_path: str | Path, owner_email: str, *, org_name: str = 
     try:
         with storage.transaction(write=True) as tx:
             if tx.organization() is not None:
-                raise ServerError(
-                    f"database {db_path} already has an organisation; start without --init-owner to keep using it"
-                )
+                raise OrganizationExistsError(f"database {db_path} already has an organisation")
             try:
                 return create_organization(tx, org_name, owner_email, now())
             except ApiError as error:  # the email check
