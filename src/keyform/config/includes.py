@@ -1,4 +1,9 @@
-"""Load the root file and every file its `include` globs name (nested includes allowed)."""
+"""Load the root file and every file its `include` globs name (nested includes allowed).
+
+Included files must lie under the root file's folder (symlinks resolved): a desired state
+reviewed in one repository can't read files from anywhere else on the machine running it.
+Whoever runs keyform, not the files it reads, can lift that with KEYFORM_ALLOW_INCLUDE_OUTSIDE=1.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from pathlib import Path
 from keyform.config.document import Document, display_path
 from keyform.config.hints import quote
 from keyform.config.yaml_loader import load_file
-from keyform.errors import Problem
+from keyform.errors import Location, Problem
 
 ROOT_CONTENT = "version: 1"
 INCLUDED_CONTENT = "roles, users, credentials, organization or include"
 MAX_INCLUDE_DEPTH = 32
+ALLOW_OUTSIDE = "KEYFORM_ALLOW_INCLUDE_OUTSIDE"
 
 
 @dataclass
@@ -26,14 +32,26 @@ class Tree:
     complete: bool = True  # False when a file could not be loaded or an include matched nothing
 
 
-def load_tree(root: Path) -> Tree:
-    """Load `root` and, depth first in sorted order, every file it includes (each file once)."""
+@dataclass(frozen=True)
+class _Walk:
+    """What every step of one load shares: the folder includes must stay under (None: anywhere)."""
+
+    confined_to: Path | None
+
+
+def load_tree(root: Path, *, allow_outside: bool = False) -> Tree:
+    """Load `root` and, depth first in sorted order, every file it includes (each file once).
+
+    Unless `allow_outside`, an include that matches a file outside the root file's folder is an
+    error at the include entry, and that file is not read.
+    """
     tree = Tree()
-    _load(root, tree, chain=(), loaded=set())
+    walk = _Walk(confined_to=None if allow_outside else root.resolve().parent)
+    _load(root, tree, walk, chain=(), loaded=set())
     return tree
 
 
-def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path]) -> None:
+def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loaded: set[Path]) -> None:
     is_root = not chain
     document, problems = load_file(path, display_path(path), what=ROOT_CONTENT if is_root else INCLUDED_CONTENT)
     tree.problems.extend(problems)
@@ -63,6 +81,7 @@ def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path])
             )
             tree.complete = False
             continue
+        matches = _confined(matches, walk, tree, document.value_location(where), pattern)
         for match in matches:
             target = match.resolve()
             if target in chain:
@@ -77,7 +96,25 @@ def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path])
                 tree.problems.append(Problem(at, f"includes nested deeper than {MAX_INCLUDE_DEPTH} files"))
                 tree.complete = False
                 return
-            _load(match, tree, chain=chain, loaded=loaded)
+            _load(match, tree, walk, chain=chain, loaded=loaded)
+
+
+def _confined(matches: list[Path], walk: _Walk, tree: Tree, at: Location, pattern: str) -> list[Path]:
+    """The matches under the configuration's folder; one problem at the entry if any lie outside."""
+    base = walk.confined_to
+    if base is None:
+        return matches
+    inside = [match for match in matches if match.resolve().is_relative_to(base)]
+    if len(inside) < len(matches):
+        tree.problems.append(
+            Problem(
+                at,
+                f"include {quote(pattern)} reaches outside the configuration's folder {base}: keep included"
+                f" files under it (or, if you trust where it points, run with {ALLOW_OUTSIDE}=1)",
+            )
+        )
+        tree.complete = False
+    return inside
 
 
 def _expand(base: Path, pattern: str) -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from keyform.config import semantics
 from keyform.config.build import build_state
 from keyform.config.envref import resolve_section
-from keyform.config.includes import load_tree
+from keyform.config.includes import ALLOW_OUTSIDE, load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
 from keyform.config.schema import validate_document
@@ -30,7 +30,7 @@ def load_desired_state(
     written. Raises ConfigError carrying every problem found.
     """
     environ = os.environ if environ is None else environ
-    tree = load_tree(root)
+    tree = load_tree(root, allow_outside=_switched_on(environ.get(ALLOW_OUTSIDE)))
     if not tree.documents:  # the root file itself could not be read or parsed
         raise ConfigError(tree.problems)
     root_document = tree.documents[0]
@@ -49,6 +49,10 @@ def load_desired_state(
     if problems or provider is None:  # provider is required: no problems means it is there
         raise ConfigError(problems)
     return build_state(merged, provider, secrets, root)
+
+
+def _switched_on(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
 
 
 def _combine(phases: list[list[Problem]], files: list[str]) -> list[Problem]:
