@@ -15,7 +15,7 @@ from pathlib import Path
 from keyform.config.document import Document, display_path
 from keyform.config.hints import quote
 from keyform.config.yaml_loader import load_file
-from keyform.errors import Location, Problem
+from keyform.errors import Problem
 
 ROOT_CONTENT = "version: 1"
 INCLUDED_CONTENT = "roles, users, credentials, organization or include"
@@ -81,7 +81,7 @@ def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loade
             )
             tree.complete = False
             continue
-        matches = _confined(matches, walk, tree, document.value_location(where), pattern)
+        matches = _confined(matches, walk, tree, document, index)
         for match in matches:
             target = match.resolve()
             if target in chain:
@@ -99,7 +99,7 @@ def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loade
             _load(match, tree, walk, chain=chain, loaded=loaded)
 
 
-def _confined(matches: list[Path], walk: _Walk, tree: Tree, at: Location, pattern: str) -> list[Path]:
+def _confined(matches: list[Path], walk: _Walk, tree: Tree, document: Document, index: int) -> list[Path]:
     """The matches under the configuration's folder; one problem at the entry if any lie outside."""
     base = walk.confined_to
     if base is None:
@@ -108,9 +108,9 @@ def _confined(matches: list[Path], walk: _Walk, tree: Tree, at: Location, patter
     if len(inside) < len(matches):
         tree.problems.append(
             Problem(
-                at,
-                f"include {quote(pattern)} reaches outside the configuration's folder {base}: keep included"
-                f" files under it (or, if you trust where it points, run with {ALLOW_OUTSIDE}=1)",
+                document.value_location(("include", index)),
+                f"include {quote(document.data['include'][index])} reaches outside the configuration's folder"
+                f" {base}: keep included files under it (or, if you trust where it points, run with {ALLOW_OUTSIDE}=1)",
             )
         )
         tree.complete = False
