@@ -17,6 +17,7 @@ from keyform.config.includes import ALLOW_OUTSIDE, load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
 from keyform.config.schema import validate_document
+from keyform.config.urls import provider_url_problems
 from keyform.errors import ConfigError, Location, Problem
 from keyform.model import DesiredState
 
@@ -36,6 +37,7 @@ def load_desired_state(
     root_document = tree.documents[0]
     provider, provider_problems = resolve_section(root_document, "provider", environ, resolve=resolve_env)
     secrets, secrets_problems = resolve_section(root_document, "secrets", environ, resolve=resolve_env)
+    url_problems = provider_url_problems(root_document, environ, resolve=resolve_env, resolved=provider)
     merged, merge_problems = merge(tree.documents)
     phases = [
         tree.problems,
@@ -44,6 +46,7 @@ def load_desired_state(
         [problem for document in tree.documents for problem in validate_document(document)],
         merge_problems,
         semantics.check(merged, complete=tree.complete),
+        url_problems,
     ]
     problems = _combine(phases, [document.display for document in tree.documents])
     if problems or provider is None:  # provider is required: no problems means it is there
