@@ -110,9 +110,15 @@ def apply(
 def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
     """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
     from keyform import engine
+    from keyform.errors import KeyformError
+    from keyform.plan.build import secret_problem
 
     options = _options()
     workspace = engine.load(options)
+    for address in addresses:
+        problem = secret_problem(workspace.state, address, verb="rotate")
+        if problem:
+            raise KeyformError(f"rotate {address}: {problem}")
     engine.run_apply(workspace, options, auto_approve=auto_approve, targets=addresses, replace=addresses)
 
 
