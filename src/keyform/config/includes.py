@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keyform.config.document import Document, display_path
 from keyform.config.hints import quote
+from keyform.config.sizes import DEFAULT_MAX_BYTES, ENV_NAME, parse_size
 from keyform.config.yaml_loader import load_file
 from keyform.errors import Problem
 
@@ -21,6 +22,8 @@ ROOT_CONTENT = "version: 1"
 INCLUDED_CONTENT = "roles, users, credentials, organization or include"
 MAX_INCLUDE_DEPTH = 32
 ALLOW_OUTSIDE = "KEYFORM_ALLOW_INCLUDE_OUTSIDE"
+_ROOT_RAISE = f"raise the limit (for every file) with the environment variable {ENV_NAME}, e.g. {ENV_NAME}=20MiB"
+_INCLUDED_RAISE = f"raise the limit with max_file_size: 20MiB in the root file (or {ENV_NAME}=20MiB)"
 
 
 @dataclass
@@ -32,34 +35,46 @@ class Tree:
     complete: bool = True  # False when a file could not be loaded or an include matched nothing
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Walk:
-    """What every step of one load shares: the folder includes must stay under (None: anywhere)."""
+    """What every step of one load shares: the folder includes must stay under (None: anywhere),
+    and how large the root file and the included files may be."""
 
     confined_to: Path | None
+    root_max_bytes: int
+    included_max_bytes: int
 
 
-def load_tree(root: Path, *, allow_outside: bool = False) -> Tree:
+def load_tree(root: Path, *, allow_outside: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> Tree:
     """Load `root` and, depth first in sorted order, every file it includes (each file once).
 
     Unless `allow_outside`, an include that matches a file outside the root file's folder is an
-    error at the include entry, and that file is not read.
+    error at the include entry, and that file is not read. Files over `max_bytes` are refused;
+    the root's `max_file_size:` can raise that for the included files.
     """
     tree = Tree()
-    walk = _Walk(confined_to=None if allow_outside else root.resolve().parent)
+    walk = _Walk(None if allow_outside else root.resolve().parent, max_bytes, max_bytes)
     _load(root, tree, walk, chain=(), loaded=set())
     return tree
 
 
 def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loaded: set[Path]) -> None:
     is_root = not chain
-    document, problems = load_file(path, display_path(path), what=ROOT_CONTENT if is_root else INCLUDED_CONTENT)
+    document, problems = load_file(
+        path,
+        display_path(path),
+        what=ROOT_CONTENT if is_root else INCLUDED_CONTENT,
+        max_bytes=walk.root_max_bytes if is_root else walk.included_max_bytes,
+        raise_limit=_ROOT_RAISE if is_root else _INCLUDED_RAISE,
+    )
     tree.problems.extend(problems)
     if document is None:
         tree.complete = False
         return
     document.is_root = is_root
     tree.documents.append(document)
+    if is_root:
+        walk.included_max_bytes = max(walk.root_max_bytes, _setting(document.data.get("max_file_size")))
     resolved = path.resolve()
     loaded.add(resolved)
     patterns = document.data.get("include")
@@ -97,6 +112,16 @@ def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loade
                 tree.complete = False
                 return
             _load(match, tree, walk, chain=chain, loaded=loaded)
+
+
+def _setting(value: object) -> int:
+    """The root's max_file_size in bytes; 0 when absent or invalid (the schema and checks report it)."""
+    if not isinstance(value, str):
+        return 0
+    try:
+        return parse_size(value)
+    except ValueError:
+        return 0
 
 
 def _confined(matches: list[Path], walk: _Walk, tree: Tree, document: Document, index: int) -> list[Path]:

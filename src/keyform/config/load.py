@@ -17,6 +17,7 @@ from keyform.config.includes import ALLOW_OUTSIDE, load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
 from keyform.config.schema import validate_document
+from keyform.config.sizes import DEFAULT_MAX_BYTES, ENV_NAME, parse_size
 from keyform.config.urls import provider_url_problems
 from keyform.errors import ConfigError, Location, Problem
 from keyform.model import DesiredState
@@ -31,7 +32,13 @@ def load_desired_state(
     written. Raises ConfigError carrying every problem found.
     """
     environ = os.environ if environ is None else environ
-    tree = load_tree(root, allow_outside=_switched_on(environ.get(ALLOW_OUTSIDE)))
+    max_bytes = DEFAULT_MAX_BYTES
+    if environ.get(ENV_NAME):
+        try:
+            max_bytes = parse_size(environ[ENV_NAME])
+        except ValueError as error:
+            raise ConfigError([Problem(None, f"{ENV_NAME}: {error}")]) from None
+    tree = load_tree(root, allow_outside=_switched_on(environ.get(ALLOW_OUTSIDE)), max_bytes=max_bytes)
     if not tree.documents:  # the root file itself could not be read or parsed
         raise ConfigError(tree.problems)
     root_document = tree.documents[0]
