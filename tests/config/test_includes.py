@@ -1,4 +1,5 @@
 from keyform.errors import Location
+from tests.config.helpers import ENV, Project
 
 ROLE = "roles:\n  {name}:\n    description: {name}\n"
 
@@ -106,3 +107,57 @@ def test_included_paths_are_shown_absolute_outside_the_current_directory(project
         f"{project.root / 'a.yaml'}:2:3: roles: 'Bad' is not a valid name: use up to 63 lowercase letters, digits,"
         " '.', '_' or '-', starting with a letter or digit"
     ]
+
+
+def test_an_include_reaching_outside_the_configuration_folder_is_refused_without_reading_it(tmp_path, monkeypatch):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "foreign.yaml").write_text("secret_key_of_another_project: 1\n")
+    monkeypatch.chdir(tmp_path)
+    project = Project(tmp_path / "repo")
+    project.write_root("include: ['../outside/*.yaml']\n")
+    errors = project.errors()
+    base = (tmp_path / "repo").resolve()
+    assert errors == [
+        f"repo/keyform.yaml:6:11: include '../outside/*.yaml' reaches outside the configuration's folder {base}:"
+        " keep included files under it (or, if you trust where it points, run with KEYFORM_ALLOW_INCLUDE_OUTSIDE=1)"
+    ]
+    assert "secret_key_of_another_project" not in "\n".join(errors)
+
+
+def test_a_symlink_inside_the_folder_that_points_outside_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere.yaml").write_text(ROLE.format(name="alpha"))
+    monkeypatch.chdir(tmp_path)
+    project = Project(tmp_path / "repo")
+    project.write_root("include: [access/*.yaml]\n")
+    (tmp_path / "repo" / "access").mkdir()
+    (tmp_path / "repo" / "access" / "link.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    [error] = project.errors()
+    assert error.startswith(
+        "repo/keyform.yaml:6:11: include 'access/*.yaml' reaches outside the configuration's folder"
+    )
+
+
+def test_includes_outside_the_folder_load_when_the_runner_allows_it(tmp_path, monkeypatch):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "roles.yaml").write_text(ROLE.format(name="alpha"))
+    monkeypatch.chdir(tmp_path)
+    project = Project(tmp_path / "repo")
+    project.write_root("include: ['../shared/*.yaml']\n")
+    state = project.load(environ={**ENV, "KEYFORM_ALLOW_INCLUDE_OUTSIDE": "1"})
+    assert list(state.roles) == ["alpha"]
+
+
+def test_validate_of_an_include_of_system_files_prints_nothing_of_them(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from keyform.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    Project(tmp_path).write_root("include: ['../../../../../../../../etc/*']\n")
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("keyform.yaml:6:11: include '../../../../../../../../etc/*' reaches outside")
+    assert len(result.stderr.splitlines()) == 1

@@ -216,7 +216,7 @@ def test_problems_are_placed_at_the_key_or_value_they_are_about(project):
 
 
 def test_a_missing_required_key_is_reported_at_its_mapping(project):
-    project.write("keyform.yaml", "version: 1\nprovider:\n  type: keyform\n  url: x\n")
+    project.write("keyform.yaml", "version: 1\nprovider:\n  type: keyform\n  url: https://x.example\n")
     assert project.errors() == ["keyform.yaml:2:1: provider: missing required key 'token'"]
     project.write("keyform.yaml", "# comment\nroles: {}\n")
     assert project.errors() == [

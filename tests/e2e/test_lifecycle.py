@@ -88,7 +88,9 @@ def test_export_round_trips_to_zero_changes(org, tmp_path):
     assert exported.exit_code == 0, exported.output
     document = yaml.safe_load((out / "keyform.yaml").read_text())
     assert document["provider"]["token"] == "${env:KEYFORM_TOKEN}"
-    assert document["credentials"]["payroll-sync"]["attributes"] == ["salary"]
+    assert document["include"] == ["roles.yaml", "users.yaml", "credentials.yaml"]
+    credentials = yaml.safe_load((out / "credentials.yaml").read_text())
+    assert credentials["credentials"]["payroll-sync"]["attributes"] == ["salary"]
     from click.testing import CliRunner
 
     from keyform.cli import main
@@ -96,7 +98,23 @@ def test_export_round_trips_to_zero_changes(org, tmp_path):
     result = CliRunner().invoke(main, ["-C", str(out), "plan", "--detailed-exitcode"], catch_exceptions=False)
     org.outputs.append(result.output)
     assert result.exit_code == 0, result.output
-    org.assert_no_secret_leaked(out / "keyform.yaml")
+    org.assert_no_secret_leaked(*out.iterdir())
+
+
+def test_export_never_overwrites_the_hand_written_configuration_without_force(org):
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    root = org.workdir / "keyform.yaml"
+    written = root.read_text()
+    refused = org.keyform("export", "--out", str(org.workdir))
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        f"Error: export would overwrite {root}: pass --force to replace it, or choose another --out folder\n",
+    )
+    assert root.read_text() == written
+    assert not (org.workdir / "users.yaml").exists()  # nothing half-written
+    forced = org.keyform("export", "--out", str(org.workdir), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert root.read_text() != written and (org.workdir / "users.yaml").exists()
 
 
 def test_risks_show_escalations_and_breaking_changes_in_json(org):

@@ -84,3 +84,40 @@ def test_creating_a_privileged_identity_is_an_escalation():
     messages = [m for c, m in risks if c == RiskCategory.ESCALATION]
     assert "users/b@x.example org role set to account_admin" in messages
     assert "users/b@x.example gets a new API key acting with its role account_admin" in messages
+
+
+def test_an_email_with_a_cyrillic_letter_is_flagged_as_a_lookalike_in_every_format():
+    import json
+
+    from keyform.plan.build import make_plan
+    from keyform.plan.render_json import render_json
+    from keyform.plan.render_markdown import render_markdown
+    from keyform.plan.render_text import render_text
+    from tests.fakes import NOW, FakeProvider, state
+
+    spoof = "\u043ewner@acme.example"  # a Cyrillic o, then "wner@acme.example"
+    desired = state(users={spoof: User(spoof, "O", "W"), "jürgen@acme.example": User("jürgen@acme.example", "J", "M")})
+    plan = make_plan(desired, FakeProvider({}), now=NOW).plan
+    message = (
+        f"users/{spoof}: email mixes scripts or lookalike characters (U+043E CYRILLIC SMALL LETTER O):"
+        " it looks like owner@acme.example but is a different user"
+    )
+    text = render_text(plan, styled=False)
+    assert f"! lookalike: {message}" in text
+    assert "Risks: 1 lookalike identity(ies)" in text
+    markdown = render_markdown(plan)
+    assert f"#### Lookalike identities (1)\n- {message}\n" in markdown
+    data = json.loads(render_json(plan))
+    assert data["summary"]["lookalikes"] == 1
+    risks = [risk for change in data["changes"] for risk in change["risks"]]
+    assert risks == [{"category": "lookalike", "message": message}]  # jürgen (Latin ü) is not flagged
+
+
+def test_a_lookalike_is_flagged_when_the_user_comes_in_not_on_every_update():
+    spoof = "\u043ewner@acme.example"
+    created = Change(Action.CREATE, f"users/{spoof}", None, user())
+    updated = Change(Action.UPDATE, f"users/{spoof}", user(), user(job_title="CEO"))
+    adopted = Change(Action.ADOPT, f"users/{spoof}", user(), user())
+    assert [category for category, _ in risks_of(created)] == [RiskCategory.LOOKALIKE]
+    assert [category for category, _ in risks_of(adopted)] == [RiskCategory.LOOKALIKE]
+    assert risks_of(updated) == []

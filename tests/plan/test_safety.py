@@ -76,3 +76,49 @@ def test_owner_count_follows_every_change_to_owners():
         identity=None,
         allow_unsafe=True,
     )
+
+
+def test_an_invariant_alone_does_not_suggest_allow_unsafe():
+    only = "users/o@x.example"
+    plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
+    with pytest.raises(UnsafePlanError) as caught:
+        check_safety(plan, {only: live(only, OWNER)}, Safety(), identity=None, allow_unsafe=False)
+    assert str(caught.value) == (
+        "unsafe plan: the organisation would be left without an active Account Owner"
+        " (--allow-unsafe does not override this)"
+    )
+
+
+def test_a_threshold_and_an_invariant_together_say_allow_unsafe_overrides_only_the_threshold():
+    owner = "users/o@x.example"
+    plan = Plan.from_changes([*deletes(3).changes, Change(Action.UPDATE, owner, OWNER, {**OWNER, "archived": True})])
+    with pytest.raises(UnsafePlanError) as caught:
+        check_safety(plan, {**creds(10), owner: live(owner, OWNER)}, Safety(), identity=None, allow_unsafe=False)
+    assert str(caught.value) == (
+        "unsafe plan: would delete 3 of 10 managed credentials (30%), over safety.max_delete_fraction 25%;"
+        " the organisation would be left without an active Account Owner"
+        " (--allow-unsafe overrides only the safety thresholds, not the rest)"
+    )
+
+
+def test_deleting_a_role_is_fine_when_the_plan_takes_it_from_every_holder():
+    role = "roles/r"
+    live_state = {
+        role: live(role, {"description": ""}),
+        "users/u@x.example": live("users/u@x.example", {"roles": ["r"]}),
+        "credentials/c": live("credentials/c", {"roles": ["r"]}),
+    }
+    plan = Plan.from_changes(
+        [
+            Change(Action.DELETE, role, {"description": ""}),
+            Change(Action.UPDATE, "users/u@x.example", {"roles": ["r"]}, {"roles": []}),
+            Change(Action.DELETE, "credentials/c", {"roles": ["r"]}),
+        ]
+    )
+    check_safety(plan, live_state, Safety(), identity=None, allow_unsafe=False)
+    with pytest.raises(
+        UnsafePlanError,
+        match=r"roles/r would be deleted but is still held by credentials/c and users/u@x.example, .* from them first",
+    ):
+        only_role = Plan.from_changes([Change(Action.DELETE, role, {"description": ""})])
+        check_safety(only_role, live_state, Safety(), identity=None, allow_unsafe=True)

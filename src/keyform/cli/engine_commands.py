@@ -110,33 +110,56 @@ def apply(
 def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
     """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
     from keyform import engine
+    from keyform.errors import KeyformError
+    from keyform.plan.build import secret_problem
 
     options = _options()
     workspace = engine.load(options)
+    for address in addresses:
+        problem = secret_problem(workspace.state, address, verb="rotate")
+        if problem:
+            raise KeyformError(f"rotate {address}: {problem}")
     engine.run_apply(workspace, options, auto_approve=auto_approve, targets=addresses, replace=addresses)
 
 
 @click.command()
 @click.option(
-    "--out", "out", type=click.Path(path_type=Path, file_okay=False), help="Write DIR/keyform.yaml instead of printing."
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write DIR/keyform.yaml and one included file per kind (every 5,000 resources) instead of printing.",
 )
-def export(out: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite files that already exist in DIR.")
+def export(out: Path | None, force: bool) -> None:
     """Write the live state as desired-state YAML (no secrets)."""
     from keyform import engine
-    from keyform.export import export_yaml
+    from keyform.export import export_files, export_yaml
 
     options = _options()
     workspace = engine.load(options)
     with workspace.provider() as provider:
-        text = export_yaml(provider.read(), workspace.state.provider.type)
+        live = provider.read()
     if out is None:
+        text = export_yaml(live, workspace.state.provider.type)
         options.echo(text, nl=False)
+        _warn_if_too_large(options, len(text.encode()))
         return
-    from keyform.secrets.file_sink import write_text_atomic
+    from keyform.export import write_files
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "keyform.yaml", text)
-    options.echo(f"Wrote {out / 'keyform.yaml'}: validate it with `keyform -C {out} validate`.", err=True)
+    files = export_files(live, workspace.state.provider.type)
+    write_files(out, files, force=force)
+    options.echo(f"Wrote {', '.join(files)} to {out}: validate them with `keyform -C {out} validate`.", err=True)
+
+
+def _warn_if_too_large(options: GlobalOptions, size: int) -> None:
+    from keyform.config.sizes import DEFAULT_MAX_BYTES, format_size
+
+    if size > DEFAULT_MAX_BYTES:
+        options.echo(
+            f"Note: this export is {size:,} bytes, over the {format_size(DEFAULT_MAX_BYTES)} keyform reads from one"
+            " file: use `keyform export --out DIR` to have it split into included files.",
+            err=True,
+        )
 
 
 @click.command()

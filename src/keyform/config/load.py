@@ -13,10 +13,12 @@ from pathlib import Path
 from keyform.config import semantics
 from keyform.config.build import build_state
 from keyform.config.envref import resolve_section
-from keyform.config.includes import load_tree
+from keyform.config.includes import ALLOW_OUTSIDE, load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
 from keyform.config.schema import validate_document
+from keyform.config.sizes import DEFAULT_MAX_BYTES, ENV_NAME, parse_size
+from keyform.config.urls import provider_url_problems
 from keyform.errors import ConfigError, Location, Problem
 from keyform.model import DesiredState
 
@@ -30,12 +32,19 @@ def load_desired_state(
     written. Raises ConfigError carrying every problem found.
     """
     environ = os.environ if environ is None else environ
-    tree = load_tree(root)
+    max_bytes = DEFAULT_MAX_BYTES
+    if environ.get(ENV_NAME):
+        try:
+            max_bytes = parse_size(environ[ENV_NAME])
+        except ValueError as error:
+            raise ConfigError([Problem(None, f"{ENV_NAME}: {error}")]) from None
+    tree = load_tree(root, allow_outside=_switched_on(environ.get(ALLOW_OUTSIDE)), max_bytes=max_bytes)
     if not tree.documents:  # the root file itself could not be read or parsed
         raise ConfigError(tree.problems)
     root_document = tree.documents[0]
     provider, provider_problems = resolve_section(root_document, "provider", environ, resolve=resolve_env)
     secrets, secrets_problems = resolve_section(root_document, "secrets", environ, resolve=resolve_env)
+    url_problems = provider_url_problems(root_document, environ, resolve=resolve_env, resolved=provider)
     merged, merge_problems = merge(tree.documents)
     phases = [
         tree.problems,
@@ -44,11 +53,16 @@ def load_desired_state(
         [problem for document in tree.documents for problem in validate_document(document)],
         merge_problems,
         semantics.check(merged, complete=tree.complete),
+        url_problems,
     ]
     problems = _combine(phases, [document.display for document in tree.documents])
     if problems or provider is None:  # provider is required: no problems means it is there
         raise ConfigError(problems)
     return build_state(merged, provider, secrets, root)
+
+
+def _switched_on(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
 
 
 def _combine(phases: list[list[Problem]], files: list[str]) -> list[Problem]:

@@ -11,6 +11,7 @@ import jsonschema_rs
 
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.hints import did_you_mean, one_of, quote
+from keyform.config.sizes import SIZE_PATTERN
 from keyform.errors import Problem
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ _PATTERN_HINTS = {
     " starting with a letter or digit",
     EMAIL_PATTERN: "is not an email address",
     DURATION_PATTERN: "is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 90d",
+    SIZE_PATTERN: "is not a size: use a whole number and KiB, MiB or GiB, e.g. 20MiB",
     ADDRESS_PATTERN: "is not an address: use users/EMAIL, roles/NAME, credentials/NAME or organization",
 }
 _KINDS = {

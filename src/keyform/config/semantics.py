@@ -6,6 +6,7 @@ so they can run even when the schema found problems, and every problem is report
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ from keyform.config.document import DataPath, Document, dotted
 from keyform.config.durations import parse_duration
 from keyform.config.hints import did_you_mean, printable, quote
 from keyform.config.merge import RESOURCE_SECTIONS, address
+from keyform.config.sizes import SIZE_PATTERN, parse_size
 from keyform.errors import Problem
 from keyform.providers.registry import GROUP, available_providers, is_installed
 
@@ -62,7 +64,16 @@ class _Checker:
                     f" {credential['rotate_after']})",
                 )
         self.check_protect()
+        self.check_max_file_size()
         return self.problems
+
+    def check_max_file_size(self) -> None:
+        text = self.data.get("max_file_size")
+        if isinstance(text, str) and re.fullmatch(SIZE_PATTERN, text):  # other forms: the schema reports them
+            try:
+                parse_size(text)
+            except ValueError as error:
+                self.add(("max_file_size",), f"max_file_size: {error}")
 
     def check_provider(self) -> None:
         kind = _mapping(self.data.get("provider")).get("type")

@@ -20,9 +20,10 @@ import yaml
 
 from keyform.config.document import DataPath, Document
 from keyform.config.hints import quote
+from keyform.config.sizes import DEFAULT_MAX_BYTES, format_size
 from keyform.errors import Location, Problem
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = DEFAULT_MAX_BYTES
 MAX_DEPTH = 64
 MAX_INT = 2**63
 
@@ -47,12 +48,15 @@ class _Refused(Exception):
         self.message = message
 
 
-def load_file(path: Path, display: str, *, what: str) -> tuple[Document | None, list[Problem]]:
+def load_file(
+    path: Path, display: str, *, what: str, max_bytes: int = MAX_BYTES, raise_limit: str = ""
+) -> tuple[Document | None, list[Problem]]:
     """Load `path`; `what` says what the top-level mapping should hold (for the empty-file message).
+    A file over `max_bytes` is refused; `raise_limit` tells how to raise the limit.
 
     Returns the document (None when the file cannot be used at all) and the problems found.
     """
-    text, problem = _read_text(path, display)
+    text, problem = _read_text(path, display, max_bytes, raise_limit)
     if problem is not None:
         return None, [problem]
     builder = _EventBuilder(display)
@@ -90,11 +94,20 @@ def events(text: str) -> Iterator[yaml.Event]:
     return iter(_LOADER(text).get_event, None)
 
 
-def _read_text(path: Path, display: str) -> tuple[str, Problem | None]:
+def _too_large(display: str, size: int, max_bytes: int, raise_limit: str) -> Problem:
+    how = f", or {raise_limit}" if raise_limit else ""
+    return Problem(
+        None,
+        f"{display}: file is {size:,} bytes, over the {format_size(max_bytes)} limit for one desired-state file:"
+        f" split it into files it includes{how}",
+    )
+
+
+def _read_text(path: Path, display: str, max_bytes: int, raise_limit: str) -> tuple[str, Problem | None]:
     try:
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            return "", Problem(None, f"{display}: file is larger than 5 MiB ({size} bytes)")
+        if size > max_bytes:
+            return "", _too_large(display, size, max_bytes, raise_limit)
         data = path.read_bytes()
     except FileNotFoundError:
         return "", Problem(None, f"{display}: cannot read: no such file")
@@ -102,8 +115,8 @@ def _read_text(path: Path, display: str) -> tuple[str, Problem | None]:
         return "", Problem(None, f"{display}: cannot read: it is a directory")
     except OSError as error:
         return "", Problem(None, f"{display}: cannot read: {error.strerror or error}")
-    if len(data) > MAX_BYTES:
-        return "", Problem(None, f"{display}: file is larger than 5 MiB ({len(data)} bytes)")
+    if len(data) > max_bytes:
+        return "", _too_large(display, len(data), max_bytes, raise_limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def make_plan(
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
+    if targets:
+        _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
     changes = result.changes
     if changes:
@@ -89,11 +92,61 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
         if address not in declared and "/" not in address:
             raise KeyformError(f"--target {address}: not an address (use KIND/NAME, e.g. users/a@b.example)")
     for address in replace:
-        if state.has_secret(address):
-            continue
-        raise KeyformError(
-            f"--replace {address}: only a declared credential or a user with an enabled api_key has a secret to replace"
-        )
+        problem = secret_problem(state, address, verb="replace")
+        if problem:
+            raise KeyformError(f"--replace {address}: {problem}")
+
+
+def _check_targets_exist(targets: Collection[str], declared: Collection[str], live: Collection[str]) -> None:
+    """A target that is neither declared nor live would plan nothing and look like "No changes"."""
+    known = set(declared) | set(live)
+    for address in sorted(targets):
+        if address not in known:
+            raise KeyformError(
+                f"--target {address}: no such address in the desired state or the live state"
+                f"{did_you_mean(address, known)}"
+            )
+
+
+SECRET_SHOWN = 5  # rotatable addresses listed in a message before "and N more"
+
+
+def secret_addresses(state: DesiredState) -> list[str]:
+    """Every address with a secret keyform can rotate: declared credentials, users with an enabled api_key."""
+    users = [f"users/{email}" for email, user in state.users.items() if user.api_key and user.api_key.enabled]
+    return sorted([f"credentials/{name}" for name in state.credentials] + users)
+
+
+def secret_problem(state: DesiredState, address: str, *, verb: str) -> str:
+    """Why `address` has no secret to `verb` (rotate, replace), naming what has one; "" if it has one."""
+    if state.has_secret(address):
+        return ""
+    kind, _, name = address.partition("/")
+    rotatable = secret_addresses(state)
+    if kind == "credentials":
+        return f"no such credential is declared{did_you_mean(address, rotatable) or _listing(rotatable)}"
+    if kind == "users" and name.lower() in state.users:
+        return f"this user has no enabled api_key, so no secret to {verb} (declare api_key: {{enabled: true}})"
+    if kind == "users":
+        return f"no such user is declared{did_you_mean(address, rotatable) or _listing(rotatable)}"
+    what = "the organization has" if address == "organization" else f"{kind!r} resources have"
+    if kind == "roles":
+        what = "roles have"
+    return f"{what} no secret to {verb}; only credentials and users with an enabled api_key do{_listing(rotatable)}"
+
+
+def did_you_mean(word: str, candidates: Collection[str]) -> str:
+    """` (did you mean 'x'?)` for the closest candidate, or "" when none is close."""
+    matches = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _listing(addresses: list[str]) -> str:
+    if not addresses:
+        return " (none is declared)"
+    shown = ", ".join(addresses[:SECRET_SHOWN])
+    more = f" and {len(addresses) - SECRET_SHOWN} more" if len(addresses) > SECRET_SHOWN else ""
+    return f" (here: {shown}{more})"
 
 
 def _role_holders(state: DesiredState) -> dict[str, list[str]]:

@@ -38,6 +38,7 @@ class RiskCategory(StrEnum):
 
     ESCALATION = "escalation"  # someone gains access
     BREAKING = "breaking"  # something that works today stops working
+    LOOKALIKE = "lookalike"  # an identity whose name looks like another's (mixed scripts, confusables)
 
 
 class Risk(NamedTuple):

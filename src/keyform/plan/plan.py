@@ -69,6 +69,7 @@ class Plan:
         result = {action.value: counts.get(action.value, 0) for action in Action}
         result["escalations"] = sum(1 for c in self.changes for r in c.risks if r.category == RiskCategory.ESCALATION)
         result["breaking"] = sum(1 for c in self.changes for r in c.risks if r.category == RiskCategory.BREAKING)
+        result["lookalikes"] = sum(1 for c in self.changes for r in c.risks if r.category == RiskCategory.LOOKALIKE)
         result["unmanaged"] = len(self.unmanaged)
         return result
 

@@ -33,6 +33,7 @@ def render_markdown(plan: Plan, *, max_chars: int = COMMENT_LIMIT - 1_536) -> st
         out.append("No changes. The live state matches the desired state.")
         return "\n".join(out) + "\n"
     for category, title in (
+        (RiskCategory.LOOKALIKE, "Lookalike identities"),
         (RiskCategory.ESCALATION, "Who gains access"),
         (RiskCategory.BREAKING, "What stops working"),
     ):

@@ -46,7 +46,11 @@ def _palette(styled: bool) -> _Palette:
         symbols={action: style(SYMBOLS[action], fg=colour, bold=True) for action, colour in _COLOURS.items()},
         bold=_codes(styled, bold=True),
         new_secret=style("  [new secret -> sink]", fg="cyan"),
-        risk={RiskCategory.ESCALATION: _codes(styled, fg="red"), RiskCategory.BREAKING: _codes(styled, fg="yellow")},
+        risk={
+            RiskCategory.ESCALATION: _codes(styled, fg="red"),
+            RiskCategory.BREAKING: _codes(styled, fg="yellow"),
+            RiskCategory.LOOKALIKE: _codes(styled, fg="red", bold=True),
+        },
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from keyform.catalog import Catalog
 from keyform.plan.changes import Action, Change, Risk, RiskCategory
+from keyform.plan.lookalikes import describe, lookalike_characters, looks_like
 
 ROLE_RANK = {"standard": 0, "account_admin": 1, "account_owner": 2}
 
@@ -85,7 +86,7 @@ def _risks(change: Change, before_side: _Grants, after_side: _Grants, holders: M
         return [Risk(RiskCategory.BREAKING, f"deletes {address}")]
     if action == Action.ROTATE:
         return _rotation_risks(change)
-    risks = []
+    risks = _lookalike_risks(change) if change.kind == "users" else []
     if action == Action.REPLACE:
         risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
     granted_before, granted_after = before_side.of(before), after_side.of(after)
@@ -157,3 +158,21 @@ def _rotation_risks(change: Change) -> list[Risk]:
     else:
         return []
     return [Risk(RiskCategory.BREAKING, message)]
+
+
+def _lookalike_risks(change: Change) -> list[Risk]:
+    """An email that reads as another one: flagged when the plan brings that user in (create, adopt, replace)."""
+    if change.action not in (Action.CREATE, Action.ADOPT, Action.REPLACE):
+        return []
+    characters = lookalike_characters(change.name)
+    if not characters:
+        return []
+    plain = looks_like(change.name, characters)
+    seen = f"looks like {plain} but " if plain != change.name else ""
+    return [
+        Risk(
+            RiskCategory.LOOKALIKE,
+            f"{change.address}: email mixes scripts or lookalike characters ({', '.join(map(describe, characters))}):"
+            f" it {seen}is a different user",
+        )
+    ]

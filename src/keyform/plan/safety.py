@@ -21,18 +21,19 @@ def check_safety(
     plan: Plan, live: Mapping[str, LiveResource], safety: Safety, *, identity: str | None, allow_unsafe: bool
 ) -> None:
     """Raise UnsafePlanError naming every violated rule and its numbers."""
-    problems = _invariant_problems(plan, live, identity)
-    if not allow_unsafe:
-        problems = _threshold_problems(plan, live, safety) + problems
-    if problems:
-        hint = (
-            "" if allow_unsafe or not _has_threshold(problems) else " (re-run with --allow-unsafe if this is intended)"
-        )
-        raise UnsafePlanError("unsafe plan: " + "; ".join(problems) + hint)
+    invariants = _invariant_problems(plan, live, identity)
+    thresholds = [] if allow_unsafe else _threshold_problems(plan, live, safety)
+    if thresholds or invariants:
+        raise UnsafePlanError("unsafe plan: " + "; ".join(thresholds + invariants) + _hint(thresholds, invariants))
 
 
-def _has_threshold(problems: list[str]) -> bool:
-    return any(p.startswith(("would delete", "protected")) for p in problems)
+def _hint(thresholds: list[str], invariants: list[str]) -> str:
+    """What --allow-unsafe can do about these problems: it overrides thresholds, never invariants."""
+    if not invariants:
+        return " (re-run with --allow-unsafe if this is intended)"
+    if not thresholds:
+        return " (--allow-unsafe does not override this)"
+    return " (--allow-unsafe overrides only the safety thresholds, not the rest)"
 
 
 def _threshold_problems(plan: Plan, live: Mapping[str, LiveResource], safety: Safety) -> list[str]:
@@ -60,9 +61,47 @@ def _invariant_problems(plan: Plan, live: Mapping[str, LiveResource], identity: 
             what = _weakens(change) or ("given a new API key" if change.action == Action.ROTATE else "")
             if what:
                 problems.append(f"{identity} is the identity keyform is running as and would be {what}")
+    problems += _roles_still_held(plan, live)
     if _owners_after(plan, live) == 0 and any(res.attributes.get("role") == "account_owner" for res in live.values()):
         problems.append("the organisation would be left without an active Account Owner")
     return problems
+
+
+HOLDERS_SHOWN = 3
+
+
+def _roles_still_held(plan: Plan, live: Mapping[str, LiveResource]) -> list[str]:
+    """Role deletes the API would refuse: a user or credential keeps the role after the plan
+    (one keyform doesn't manage, or doesn't change). Predicted here rather than failing at apply."""
+    deleted = {change.name for change in plan.changes if change.kind == "roles" and change.action == Action.DELETE}
+    if not deleted:
+        return []
+    after: dict[str, Mapping[str, Any] | None] = {}  # identity address -> attributes after the plan; None: deleted
+    for change in plan.changes:
+        if change.kind in ("users", "credentials"):
+            after[change.address] = None if change.action == Action.DELETE else change.after
+    holders: dict[str, list[str]] = {}
+    for address, resource in sorted(live.items()):
+        attributes = after.get(address, resource.attributes)
+        for role in (attributes or {}).get("roles") or ():
+            if role in deleted:
+                held = "unmanaged " if not resource.managed else ""
+                holders.setdefault(role, []).append(f"{held}{address}")
+    problems = []
+    for role, who in sorted(holders.items()):
+        problems.append(
+            f"roles/{role} would be deleted but is still held by {_listed(who)}, and the API refuses to delete a"
+            f" role in use: keep roles/{role} declared, or take the role away from"
+            f" {who[0].removeprefix('unmanaged ') if len(who) == 1 else 'them'} first"
+        )
+    return problems
+
+
+def _listed(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`, `a, b, c and 2 more`."""
+    if len(items) > HOLDERS_SHOWN:
+        return f"{', '.join(items[:HOLDERS_SHOWN])} and {len(items) - HOLDERS_SHOWN} more"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _weakens(change: Change) -> str:

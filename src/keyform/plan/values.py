@@ -46,7 +46,11 @@ def summary_line(summary: Mapping[str, int]) -> str:
     text = "Plan: " + ", ".join(parts) + "."
     risks = [
         f"{summary[k]} {w}"
-        for k, w in (("escalations", "escalation(s)"), ("breaking", "breaking change(s)"))
-        if summary[k]
+        for k, w in (
+            ("lookalikes", "lookalike identity(ies)"),
+            ("escalations", "escalation(s)"),
+            ("breaking", "breaking change(s)"),
+        )
+        if summary.get(k)
     ]
     return text + (" Risks: " + ", ".join(risks) + "." if risks else "")
