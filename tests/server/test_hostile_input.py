@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 
 import pytest
 import requests
@@ -142,3 +143,36 @@ def test_lone_surrogates_are_refused(server, path, field):
     payload = json.dumps(body)  # ASCII escapes: the surrogate travels as \ud800
     response = session.post(url + path, data=payload, headers={"Content-Type": "application/json"}, timeout=10)
     assert_bad_request(response, "lone UTF-16 surrogate")
+
+
+def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; (status, headers, body) of the answer, read until the server closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(request)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code", "text"),
+    [
+        (b"get /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", "bad_request", 'Malformed HTTP method "get"'),
+        (b"POST /v1/roles HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", "bad_request", "Content-Length"),
+        (b"POST /v1/roles HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "bad_request", "Content-Length"),
+        (b"GET /v1/health HTTP/1.1\r\nAuthorization Bearer kfk_secret\r\n\r\n", "bad_request", "Invalid header"),
+    ],
+    ids=["lowercase-method", "content-length-text", "content-length-negative", "header-no-colon"],
+)
+def test_requests_waitress_refuses_get_the_json_error_body(server, request_bytes, code, text):
+    url, _ = server
+    status, headers, body = raw_exchange(url, request_bytes)
+    assert 400 <= status < 500 and headers["content-type"] == "application/json"
+    error = json.loads(body)
+    assert error["code"] == code and text in error["message"], error
+    assert "well-formed HTTP/1.1 request" in error["message"] and b"kfk_secret" not in body
