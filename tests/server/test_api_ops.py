@@ -166,3 +166,26 @@ def test_rate_limit(tmp_path: Path) -> None:
     status, code, message = error_of(limited[0])
     assert (status, code) == (429, "rate_limited") and "retry after" in message
     assert int(limited[0].headers["Retry-After"]) >= 1
+
+
+def test_rate_limit_is_per_caller_so_a_flood_starves_no_one_else(tmp_path: Path) -> None:
+    db = tmp_path / "rl.db"
+    with running_server(db, init_owner=OWNER_EMAIL) as server:  # no limit while setting up
+        api = Api(server)
+        _, key = api.user()
+        owner_token = server.owner_token
+        api.close()
+    with running_server(db, rate_limit=1) as server, ApiSession(server.url) as anonymous:
+        bogus = ApiSession(server.url, "kfk_" + "A" * 40)
+        owner, user = ApiSession(server.url, owner_token), ApiSession(server.url, key)
+        flood = [anonymous.get("/v1/health") for _ in range(20)] + [bogus.get("/v1/whoami") for _ in range(20)]
+        limited = [r for r in flood if r.status_code == 429]
+        assert limited, "40 immediate unauthenticated requests must exceed 1 request per second"
+        assert owner.get("/v1/whoami").status_code == 200  # the flood did not touch the owner's bucket
+        assert "for unauthenticated requests" in error_of(limited[0])[2]
+        mine = [owner.get("/v1/whoami") for _ in range(20)]
+        assert any(r.status_code == 429 for r in mine), "the owner has a limit of their own"
+        assert "for this API key or token" in error_of(next(r for r in mine if r.status_code == 429))[2]
+        assert user.get("/v1/whoami").status_code == 200  # and using it up leaves other keys alone
+        for session in (bogus, owner, user):
+            session.close()

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from keyform.server.app import ROUTES
 from keyform.server.web import MAX_BODY
@@ -50,6 +52,29 @@ def world(api: Api) -> dict[str, str]:
 
 
 UNKNOWN = {k: f"{k[:3]}_0000" for k in ("role_id", "user_id", "credential_id", "secret_id", "lock_id")}
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    errors = [
+        f"{list(error.absolute_path)}: {error.message}" for error in OpenAPIV31SpecValidator(CONTRACT.doc).iter_errors()
+    ]
+    assert errors == []
+
+
+def test_flow_mappings_hold_no_stray_keys() -> None:
+    """An unquoted comma in a flow mapping (`{description: a, b.}`) makes a key `b.` with no value."""
+    loose = yaml.safe_load(OPENAPI_PATH.read_text())
+
+    def nulls(node: object, where: str) -> list[str]:
+        if isinstance(node, dict):
+            return [f"{where}/{k}" for k, v in node.items() if v is None] + [
+                found for k, v in node.items() for found in nulls(v, f"{where}/{k}")
+            ]
+        if isinstance(node, list):
+            return [found for i, v in enumerate(node) for found in nulls(v, f"{where}/{i}")]
+        return []
+
+    assert nulls(loose, "") == []
 
 
 def test_routes_are_exactly_the_documented_operations() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -23,6 +24,19 @@ def _open_token_file(path: Path) -> int:
     return fd
 
 
+def _write_owner_token(token_file: Path, create: Callable[[], str]) -> None:
+    """Create the token file (new, 0600), run `create` and write the key it returns into it."""
+    fd = _open_token_file(token_file)
+    try:
+        token = create()
+    except BaseException:
+        os.close(fd)
+        token_file.unlink()
+        raise
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+
+
 def _recover(db: Path, email: str, token_file: Path | None) -> None:
     """--recover-owner: write a fresh owner key to the token file, say so in one line, don't serve."""
     from keyform.server.errors import ServerError
@@ -30,16 +44,32 @@ def _recover(db: Path, email: str, token_file: Path | None) -> None:
 
     if token_file is None:
         raise ServerError("--recover-owner EMAIL needs --token-file FILE (a new file receiving the new API key)")
-    fd = _open_token_file(token_file)
-    try:
-        token = recover_owner(db, email)
-    except BaseException:
-        os.close(fd)
-        token_file.unlink()
-        raise
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
+    _warn_if_in_git_work_tree(token_file)
+    _write_owner_token(token_file, lambda: recover_owner(db, email))
     click.echo(f"{email} is an active Account Owner with a new API key in {token_file}; api_access is on")
+
+
+def _init_organization(db: Path, owner: str) -> str:
+    from keyform.server.errors import ServerError
+    from keyform.server.runner import OrganizationExistsError, init_organization
+
+    try:
+        return init_organization(db, owner)
+    except OrganizationExistsError as error:
+        raise ServerError(f"{error}; start without --init-owner to keep using it") from None
+
+
+def _warn_if_in_git_work_tree(path: Path) -> None:
+    """One line on stderr when `path` would sit inside a git work tree (a commit away from a leak)."""
+    folder = path.absolute().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            click.echo(
+                f"Warning: token file {path} is inside the git work tree {candidate}; "
+                "keep it outside the repository or add it to .gitignore",
+                err=True,
+            )
+            return
 
 
 @click.command()
@@ -71,7 +101,24 @@ def _recover(db: Path, email: str, token_file: Path | None) -> None:
     "--rate-limit",
     "rate_limit",
     type=click.FloatRange(min=0, min_open=True),
-    help="Requests per second allowed overall (429 beyond).",
+    help="Requests per second allowed per API key or access token, and for all unauthenticated "
+    "requests together (429 beyond).",
+)
+@click.option(
+    "--channel-timeout",
+    "channel_timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds a connection may stay idle or send a request half-way before it is closed.",
+)
+@click.option(
+    "--connection-limit",
+    "connection_limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Open connections at most; beyond it new ones wait until one closes.",
 )
 def server(
     db: Path,
@@ -81,15 +128,18 @@ def server(
     token_file: Path | None,
     rate_limit: float | None,
     recover_owner: str | None,
+    channel_timeout: int,
+    connection_limit: int,
 ) -> None:
     """Run the credential API until SIGINT or SIGTERM.
 
     --init-owner on a database that already has an organisation is an error (nothing changes,
-    no token is written). Starting again without it keeps all data. --recover-owner EMAIL (with
-    --token-file) works on the database file only: it gives EMAIL a working Account Owner key and exits.
+    no token is written). Starting again without it keeps all data. The port is bound first:
+    if it is busy, nothing is created. --recover-owner EMAIL (with --token-file) works on the
+    database file only: it gives EMAIL a working Account Owner key and exits.
     """
     from keyform.server.errors import ServerError
-    from keyform.server.runner import OrganizationExistsError, init_organization, start_server
+    from keyform.server.runner import Listener, serve
 
     if recover_owner:
         if init_owner:
@@ -98,24 +148,18 @@ def server(
         return
     if bool(init_owner) != bool(token_file):
         raise ServerError("--init-owner EMAIL and --token-file FILE go together; give both or neither")
-    if init_owner and token_file:
-        fd = _open_token_file(token_file)
-        try:
-            token = init_organization(db, init_owner)
-        except OrganizationExistsError as error:
-            os.close(fd)
-            token_file.unlink()
-            raise ServerError(f"{error}; start without --init-owner to keep using it") from None
-        except BaseException:
-            os.close(fd)
-            token_file.unlink()
-            raise
-        with os.fdopen(fd, "w") as handle:
-            handle.write(token + "\n")
+    listener = Listener(host, port, channel_timeout=channel_timeout, connection_limit=connection_limit)
+    try:
+        if init_owner and token_file:
+            _warn_if_in_git_work_tree(token_file)
+            _write_owner_token(token_file, lambda: _init_organization(db, init_owner))
+    except BaseException:
+        listener.close()
+        raise
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        running = start_server(db, host=host, port=port, rate_limit=rate_limit)
+        running = serve(listener, db, rate_limit=rate_limit)
         try:
             click.echo(f"keyform server listening on {running.url}")
             while not stop.wait(3600):

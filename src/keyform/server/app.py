@@ -1,4 +1,4 @@
-"""The WSGI application: routing, rate limit, authentication, body checks, one transaction each."""
+"""The WSGI application: routing, authentication, rate limit per caller, body checks, one transaction each."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from keyform.server import credentials, data_api, idempotency, locks, org, roles, users
-from keyform.server.auth import authenticate, check_api_access, require_manager
+from keyform.server.auth import Principal, authenticate, check_api_access, require_manager
 from keyform.server.context import Context, Route, Stats
 from keyform.server.errors import ApiError, ServerError
-from keyform.server.ratelimit import TokenBucket
-from keyform.server.storage import Storage
+from keyform.server.ratelimit import ANONYMOUS, RateLimiter
+from keyform.server.storage import Storage, Transaction
 from keyform.server.tokens import now
 from keyform.server.validation import validate_body
 from keyform.server.web import MAX_BODY, Request, Response, too_large
@@ -49,7 +49,7 @@ class CredentialApp:
             )
         self.stats = stats or Stats()
         self.rate_limit = rate_limit
-        self.limiter = TokenBucket(rate_limit) if rate_limit else None
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.routes = [(_compile(route.template), route) for route in ROUTES]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -84,21 +84,42 @@ class CredentialApp:
             )
         raise ApiError(404, "not_found", f"no such endpoint {request.path}; see /v1/openapi.yaml")
 
+    def check_rate(self, caller: str) -> None:
+        """429 when `caller` (a principal or ANONYMOUS) has used up its requests per second."""
+        if self.limiter is None or not (wait := self.limiter.take(caller)):
+            return
+        who = "unauthenticated requests" if caller == ANONYMOUS else "this API key or token"
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"over {self.rate_limit:g} requests per second for {who}; retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+    def authenticate(self, tx: Transaction, request: Request, now_ts: float) -> Principal:
+        """The caller, charged to its own bucket; a failed attempt is charged to the anonymous one."""
+        try:
+            principal = authenticate(tx, request.header("Authorization"), now_ts)
+        except ApiError:
+            self.check_rate(ANONYMOUS)
+            raise
+        self.check_rate(f"{principal.type}:{principal.id}")
+        return principal
+
     def handle(self, request: Request) -> Response:
-        if self.limiter is not None and (wait := self.limiter.take()):
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"over {self.rate_limit:g} requests per second; retry after {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
-        route, params = self.match(request)
+        try:
+            route, params = self.match(request)
+        except ApiError:
+            self.check_rate(ANONYMOUS)
+            raise
+        if route.access == "public":
+            self.check_rate(ANONYMOUS)
         if route.body and request.content_length() > MAX_BODY:
             raise too_large()
         with self.storage.transaction(write=route.write) as tx:
             ctx = Context(request, tx, None, params, now(), self.stats)
             if route.access != "public":
-                ctx.principal = authenticate(tx, request.header("Authorization"), ctx.now_ts)
+                ctx.principal = self.authenticate(tx, request, ctx.now_ts)
                 organization = tx.organization()
                 assert organization is not None, "checked at start"
                 check_api_access(organization, ctx.principal, route.access == "manage")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from keyform.server import org
 from keyform.server.app import CredentialApp
@@ -19,6 +22,8 @@ from keyform.server.storage import Storage
 from keyform.server.tokens import now
 
 THREADS = 8
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit idle or half-sent before it is closed
+CONNECTION_LIMIT = 100  # open connections; beyond it new ones wait in the listen backlog
 
 
 class OrganizationExistsError(ServerError):
@@ -64,27 +69,89 @@ def recover_owner(db_path: str | Path, email: str) -> str:
         storage.close()
 
 
+class JsonErrorTask(ErrorTask):
+    """Waitress's own refusals (malformed request line, bad Content-Length...) as `{code, message}` JSON."""
+
+    CODES = {400: "bad_request", 413: "payload_too_large", 431: "headers_too_large", 501: "not_implemented"}
+
+    def execute(self) -> None:
+        error = self.request.error
+        detail = str(error.body)
+        if detail.startswith("Malformed header line"):  # the line may hold a credential: never echo it
+            detail = "Malformed header line"
+        code = self.CODES.get(error.code, "internal_error")
+        message = f"{error.reason}: {detail}; send a well-formed HTTP/1.1 request"
+        body = json.dumps({"code": code, "message": message}).encode("utf-8")
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class Listener:
+    """A bound, listening socket that serves nothing until `RunningServer` takes it.
+
+    Binding comes first so that a busy port fails before any database or token file is touched;
+    connections that arrive meanwhile wait in the listen backlog.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        channel_timeout: int = CHANNEL_TIMEOUT,
+        connection_limit: int = CONNECTION_LIMIT,
+    ):
+        self.app: CredentialApp | None = None
+        self.map: dict = {}
+        try:
+            self.server = create_server(
+                self._application,
+                map=self.map,
+                host=host,
+                port=port,
+                threads=THREADS,
+                ident="keyform",
+                channel_timeout=channel_timeout,
+                connection_limit=connection_limit,
+                cleanup_interval=max(1, min(30, channel_timeout // 2)),
+            )
+        except OSError as error:
+            raise ServerError(
+                f"cannot listen on {host}:{port}: {error.strerror}; stop what uses the port or choose another --port"
+            ) from None
+        self.url = f"http://{host}:{self.server.effective_port}"
+
+    def _application(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        assert self.app is not None, "requests are read only once RunningServer has set the app"
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self.server.close()
+
+
 class RunningServer:
     """A server running in a background thread; `stop()` closes every socket and the database."""
 
-    def __init__(self, app: CredentialApp, host: str, port: int):
+    def __init__(self, app: CredentialApp, listener: Listener):
         self.app = app
         self.owner_token: str | None = None
         stats = app.stats
 
         class CountingChannel(HTTPChannel):
+            error_task_class = JsonErrorTask
+
             def __init__(self, *args, **kwargs):
                 stats.count_connection()
                 super().__init__(*args, **kwargs)
 
-        self._map: dict = {}
-        try:
-            self._server = create_server(app, map=self._map, host=host, port=port, threads=THREADS, ident="keyform")
-        except OSError as error:
-            app.close()
-            raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        listener.app = app
+        self._map = listener.map
+        self._server = listener.server
         self._server.channel_class = CountingChannel
-        self.url = f"http://{host}:{self._server.effective_port}"
+        self.url = listener.url
         self._stopping = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._serve, name="keyform-server", daemon=True)
@@ -112,11 +179,28 @@ class RunningServer:
         self.app.close()
 
 
+def serve(listener: Listener, db_path: str | Path, *, rate_limit: float | None = None) -> RunningServer:
+    """Serve an initialised database on a bound listener (closed if the database can't be opened)."""
+    try:
+        app = CredentialApp(db_path, rate_limit=rate_limit, stats=Stats())
+    except BaseException:
+        listener.close()
+        raise
+    return RunningServer(app, listener)
+
+
 def start_server(
-    db_path: str | Path, *, host: str = "127.0.0.1", port: int = 0, rate_limit: float | None = None
+    db_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    rate_limit: float | None = None,
+    channel_timeout: int = CHANNEL_TIMEOUT,
+    connection_limit: int = CONNECTION_LIMIT,
 ) -> RunningServer:
     """Serve an initialised database; the caller must `stop()` the result."""
-    return RunningServer(CredentialApp(db_path, rate_limit=rate_limit, stats=Stats()), host, port)
+    listener = Listener(host, port, channel_timeout=channel_timeout, connection_limit=connection_limit)
+    return serve(listener, db_path, rate_limit=rate_limit)
 
 
 @contextmanager
@@ -127,14 +211,21 @@ def running_server(
     host: str = "127.0.0.1",
     port: int = 0,
     rate_limit: float | None = None,
+    channel_timeout: int = CHANNEL_TIMEOUT,
+    connection_limit: int = CONNECTION_LIMIT,
 ) -> Iterator[RunningServer]:
     """Run the server in this process (port 0 = a free port); stop it and free the port on exit.
 
     With `init_owner`, the database must be empty: it gets an organisation whose Account Owner's
-    API key is `server.owner_token`.
+    API key is `server.owner_token`. The port is bound before the database is touched.
     """
-    token = init_organization(db_path, init_owner) if init_owner else None
-    server = start_server(db_path, host=host, port=port, rate_limit=rate_limit)
+    listener = Listener(host, port, channel_timeout=channel_timeout, connection_limit=connection_limit)
+    try:
+        token = init_organization(db_path, init_owner) if init_owner else None
+    except BaseException:
+        listener.close()
+        raise
+    server = serve(listener, db_path, rate_limit=rate_limit)
     server.owner_token = token
     try:
         yield server

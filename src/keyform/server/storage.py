@@ -9,6 +9,7 @@ interface the domain modules use; a PostgreSQL backend would implement the same 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -319,6 +320,19 @@ class Transaction:
         return self._all("records", sql, (module,))
 
 
+def _create_private(path: str) -> None:
+    """Create a missing database file with mode 0600 before SQLite opens it.
+
+    It holds salaries and IBANs; SQLite gives its -wal and -shm files the database file's mode.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise ServerError(f"cannot create database {path}: {error.strerror}") from None
+
+
 class Storage:
     """A pool of SQLite connections to one database file, with the schema in place."""
 
@@ -328,6 +342,7 @@ class Storage:
         self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = False
+        _create_private(self.path)
         try:
             with self.transaction(write=True) as tx:
                 if tx._conn.execute("PRAGMA user_version").fetchone()[0] < 2:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -15,6 +17,9 @@ from keyform.server.errors import ApiError, invalid
 MAX_BODY = 1024 * 1024
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER range
+LIMIT = re.compile(r"[0-9]{1,4}")
+CURSOR = re.compile(r"s([0-9]{1,19})")
 
 
 @dataclass
@@ -75,16 +80,45 @@ class Request:
                 "unsupported_media_type",
                 f"Content-Type {media or '(none)'!r} is not supported; send {accepted}",
             )
-        try:
-            body = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as error:
-            message = f"the body is not valid JSON ({error.__class__.__name__}); send a JSON object"
-            raise ApiError(400, "bad_request", message) from None
-        except RecursionError:
-            raise ApiError(400, "bad_request", "the body is nested too deeply; send a flat JSON object") from None
+        body = parse_json(data)
         if not isinstance(body, dict):
             raise invalid("the body must be a JSON object")
         return body
+
+
+class _NonFinite(ValueError):
+    """A NaN or infinite number in a JSON body."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 overflows to infinity
+        raise _NonFinite(text)
+    return value
+
+
+def parse_json(data: bytes) -> Any:
+    """Strict JSON: 400 for malformed text, NaN/Infinity, numbers beyond a double, lone surrogates."""
+    try:
+        body = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NonFinite as error:
+        message = f"the body holds the non-finite number {error}; send finite numbers only"
+        raise ApiError(400, "bad_request", message) from None
+    except (UnicodeDecodeError, ValueError) as error:
+        message = f"the body is not valid JSON ({error.__class__.__name__}); send a JSON object"
+        raise ApiError(400, "bad_request", message) from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the body is nested too deeply; send a flat JSON object") from None
+    try:  # "\ud800" parses to a lone surrogate, which is not text and can't be stored
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        message = "the body holds a lone UTF-16 surrogate (such as \\ud800); send valid Unicode text"
+        raise ApiError(400, "bad_request", message) from None
+    return body
 
 
 def too_large() -> ApiError:
@@ -147,20 +181,26 @@ def page_params(request: Request) -> tuple[int, int]:
     raw_limit = request.param("limit")
     limit = DEFAULT_LIMIT
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        if not LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}")
         limit = int(raw_limit)
     cursor = request.param("cursor")
     if not cursor:
         return 0, limit
+    return _cursor_seq(cursor), limit
+
+
+def _cursor_seq(cursor: str) -> int:
+    """The sequence number in a cursor made by `encode_cursor`, or 400."""
+    message = "cursor is not valid; pass the next_cursor of a previous page unchanged"
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s") or not text[1:].isdigit():
-            raise ValueError(text)
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        message = "cursor is not valid; pass the next_cursor of a previous page unchanged"
         raise ApiError(400, "bad_request", message) from None
-    return int(text[1:]), limit
+    found = CURSOR.fullmatch(text)
+    if found is None or int(found.group(1)) > MAX_SEQ:
+        raise ApiError(400, "bad_request", message)
+    return int(found.group(1))
 
 
 def page_body(rows: list[dict[str, Any]], limit: int, items: list[Any]) -> dict[str, Any]:
