@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from keyform.cli import main
+from keyform.errors import ProviderError
+from keyform.providers.http import ApiClient
 from tests.e2e.conftest import EXAMPLES, OWNER
 from tests.e2e.faultproxy import FaultProxy
 
@@ -49,8 +51,17 @@ def test_a_bad_url_is_one_line_naming_provider_url_and_its_form(org, monkeypatch
     monkeypatch.setenv("KEYFORM_URL", url)
     code, stdout, stderr = run(org.workdir, "plan")
     assert code == 1 and stdout == ""
-    assert stderr.startswith("Error: provider.url ") and "e.g. https://" in stderr
-    assert len(stderr.splitlines()) == 1
+    # validate's check (with the position in keyform.yaml) now runs before the client's own
+    assert stderr.startswith("Error: ") and "provider.url: expected an http(s) URL like https://" in stderr
+    assert len(stderr.splitlines()) == 1 and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("url", ["keys.internal:9443", "ftp://keys.internal", "http://keys.internal:99999", "https://"])
+def test_the_client_refuses_a_bad_url_in_one_line_without_showing_it(url):
+    with pytest.raises(ProviderError) as refused:
+        ApiClient(url, "kfk_token")
+    assert str(refused.value).startswith("provider.url is not an http(s) URL: ")
+    assert "e.g. https://" in str(refused.value) and (url == "https://" or url not in str(refused.value))
 
 
 def test_usage_errors_exit_1_not_the_drift_code(org):

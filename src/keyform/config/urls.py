@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from keyform.config.document import Document
 from keyform.config.envref import REFERENCE, reference_errors
 from keyform.config.hints import quote
 from keyform.errors import Problem
+from keyform.providers.http import url_problem
 
 EXAMPLE = "https://keyform.example.com"
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
-
-
-def url_problem(value: str) -> str | None:
-    """Why `value` is not an absolute http(s) URL with a host (None when it is one); never echoes it."""
-    if any(not character.isprintable() or character.isspace() for character in value):
-        return "it contains a space, newline or control character"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return "its port is not a number from 1 to 65535"
-    if not parts.scheme or "://" not in value:
-        return "it has no scheme (http:// or https://)"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"its scheme {quote(parts.scheme, 20)} is not http or https"
-    if not parts.hostname:
-        return "it has no host"
-    if port == 0:
-        return "its port is not a number from 1 to 65535"
-    return None
 
 
 def provider_url_problems(

@@ -45,23 +45,39 @@ class ApiResponseError(ProviderError):
         self.code = code
 
 
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an absolute http(s) URL with a host (None when it is one); never echoes it.
+
+    The one rule for `provider.url`: `keyform validate` reports it with a position, the client
+    refuses it at run time.
+    """
+    if any(not character.isprintable() or character.isspace() for character in value):
+        return "it contains a space, newline or control character"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return "its port is not a number from 1 to 65535"
+    if not parts.scheme or "://" not in value:
+        return "it has no scheme (http:// or https://)"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"its scheme {parts.scheme[:20]!r} is not http or https"
+    if not parts.hostname:
+        return "it has no host"
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    return None
+
+
 def checked_url(url: str) -> str:
     """`url` (provider.url) without surrounding whitespace; ProviderError naming the form it needs.
 
     The value itself is never shown: it may carry a user:password part.
     """
     url = url.strip()
-    if any(char.isspace() or not char.isprintable() for char in url):
-        raise ProviderError(f"provider.url contains a space, line break or control character: remove it ({URL_FORM})")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProviderError(f"provider.url must start with http:// or https:// and name a host ({URL_FORM})")
-    try:
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
-    except ValueError:
-        raise ProviderError(f"provider.url has a bad port: it must be a number from 1 to 65535 ({URL_FORM})") from None
-    if not parts.hostname:
-        raise ProviderError(f"provider.url names no host ({URL_FORM})")
+    why = url_problem(url)
+    if why is not None:
+        raise ProviderError(f"provider.url is not an http(s) URL: {why} ({URL_FORM})")
     return url
 
 
