@@ -66,7 +66,14 @@ def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, 
     with bulk_work():
         result = make_plan(workspace.state, provider, **planning)
     identity = provider.identity()
-    check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
+    check_safety(
+        result.plan,
+        result.live,
+        workspace.state.safety,
+        provider=provider,
+        identity=identity,
+        allow_unsafe=allow_unsafe,
+    )
     return result
 
 

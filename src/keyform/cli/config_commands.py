@@ -30,14 +30,7 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         for problem in error.problems:
             options.echo(str(problem), err=True)
         sys.exit(1)
-    counts = ", ".join(
-        _count(len(items), noun)
-        for items, noun in (
-            (state.roles, "role"),
-            (state.users, "user"),
-            (state.credentials, "credential"),
-        )
-    )
+    counts = ", ".join(_count(len(state.of(kind.name)), kind.noun) for kind in state.kinds if not kind.singleton)
     options.echo(f"{display_path(root)}: valid ({counts})")
 
 

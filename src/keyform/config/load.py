@@ -12,13 +12,16 @@ from pathlib import Path
 
 from keyform.config import semantics
 from keyform.config.build import build_state
+from keyform.config.document import Document
 from keyform.config.envref import resolve_section
 from keyform.config.includes import load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
-from keyform.config.schema import validate_document
-from keyform.errors import ConfigError, Location, Problem
+from keyform.config.schema import DEFAULT_PROVIDER, provider_kinds, validate_document
+from keyform.contract import Provider
+from keyform.errors import ConfigError, KeyformError, Location, Problem
 from keyform.model import DesiredState
+from keyform.providers.registry import provider_class
 
 
 def load_desired_state(
@@ -36,19 +39,36 @@ def load_desired_state(
     root_document = tree.documents[0]
     provider, provider_problems = resolve_section(root_document, "provider", environ, resolve=resolve_env)
     secrets, secrets_problems = resolve_section(root_document, "secrets", environ, resolve=resolve_env)
-    merged, merge_problems = merge(tree.documents)
+    provider_type = _provider_type(root_document)
+    kinds = provider_kinds(provider_type) or ()
+    merged, merge_problems = merge(tree.documents, kinds)
     phases = [
         tree.problems,
         provider_problems + secrets_problems,
         [problem for document in tree.documents for problem in find_leaks(document)],
-        [problem for document in tree.documents for problem in validate_document(document)],
+        [problem for document in tree.documents for problem in validate_document(document, provider_type)],
         merge_problems,
-        semantics.check(merged, complete=tree.complete),
+        semantics.check(merged, kinds, provider=_provider_class(provider_type), complete=tree.complete),
     ]
     problems = _combine(phases, [document.display for document in tree.documents])
     if problems or provider is None:  # provider is required: no problems means it is there
         raise ConfigError(problems)
-    return build_state(merged, provider, secrets, root)
+    return build_state(merged, provider, secrets, root, kinds)
+
+
+def _provider_type(root: Document) -> str:
+    """`provider.type` of the root file: its kinds shape the rest of the document."""
+    data = root.data if isinstance(root.data, dict) else {}
+    section = data.get("provider")
+    kind = section.get("type") if isinstance(section, dict) else None
+    return kind if isinstance(kind, str) and kind else DEFAULT_PROVIDER
+
+
+def _provider_class(provider_type: str) -> type[Provider] | None:
+    try:
+        return provider_class(provider_type)
+    except KeyformError:
+        return None
 
 
 def _combine(phases: list[list[Problem]], files: list[str]) -> list[Problem]:

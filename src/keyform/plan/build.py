@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
 from keyform import __version__
+from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk
 from keyform.errors import KeyformError
 from keyform.model import DesiredState
-from keyform.plan.changes import Action, Change, Risk
 from keyform.plan.diff import diff
-from keyform.plan.plan import Plan
-from keyform.plan.risks import RoleBook, assess
-from keyform.providers.base import LiveResource, Provider
+from keyform.plan.plan import ApplyOrder, Plan
+from keyform.plan.risks import Sides, assess, holders_of
 
 
 @dataclass(frozen=True)
@@ -50,21 +48,21 @@ def make_plan(
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
-    result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
+    kinds = type(provider).kinds
+    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), now=now)
     changes = result.changes
     if changes:
-        book = RoleBook(
-            before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
-            after={name: role.attributes_dict() for name, role in state.roles.items()},
-        )
-        holders = _role_holders(state) if any(change.kind == "roles" for change in changes) else {}
-        risks = assess(changes, book, provider.catalog(), holders)
+        referenced = _referenced(kinds)
+        sides = Sides(before=_LiveAttributes(live), after=state.resource_map)
+        held = any(change.kind in referenced for change in changes)
+        holders = holders_of(kinds, state.resource_map) if held else {}
+        risks = assess(changes, provider, sides, holders)
         changes = [
             _annotated(change, change_risks, provider.generates_secret(change))
             for change, change_risks in zip(changes, risks, strict=True)
         ]
     if targets:
-        changes = _targeted(changes, set(targets))
+        changes = _targeted(changes, set(targets), kinds)
     meta = {
         "target": provider.describe(),
         "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -72,7 +70,7 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    plan = Plan.from_changes(changes, result.unmanaged, meta)
+    plan = Plan.from_changes(changes, result.unmanaged, meta, order=ApplyOrder.of(provider))
     return PlanResult(plan, live, declared=state.resource_map.keys(), targets=frozenset(targets))
 
 
@@ -91,25 +89,59 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
     for address in replace:
         if state.has_secret(address):
             continue
-        raise KeyformError(
-            f"--replace {address}: only a declared credential or a user with an enabled api_key has a secret to replace"
-        )
+        raise KeyformError(f"--replace {address}: {_secret_holders(state.kinds)} has a secret to replace")
 
 
-def _role_holders(state: DesiredState) -> dict[str, list[str]]:
-    holders: dict[str, list[str]] = defaultdict(list)
-    for email, user in sorted(state.users.items()):
-        for role in user.roles:
-            holders[role].append(f"users/{email}")
-    for name, credential in sorted(state.credentials.items()):
-        for role in credential.roles:
-            holders[role].append(f"credentials/{name}")
-    return holders
+def _secret_holders(kinds: Collection[Kind]) -> str:
+    """Which declared resources have a secret keyform manages, in words (for --replace errors)."""
+    always, optional = [], []
+    for kind in kinds:
+        secret, noun = kind.secret, kind.noun or kind.name
+        if secret is not None:
+            (optional if secret.optional else always).append(
+                f"a {noun} with an enabled {secret.noun}" if secret.optional else f"a declared {noun}"
+            )
+    parts = always + optional
+    return "only " + " or ".join(parts) if parts else "no declared resource"
 
 
-def _targeted(changes: list[Change], targets: set[str]) -> list[Change]:
-    """Changes at the targeted addresses plus the role creates they depend on."""
+def _referenced(kinds: Collection[Kind]) -> set[str]:
+    """Kinds other kinds reference (a change to one can change what its holders may do)."""
+    return {target for kind in kinds for target in kind.references.values()}
+
+
+class _LiveAttributes(Mapping[str, Mapping[str, object]]):
+    """Address -> live attributes, without copying the live state."""
+
+    def __init__(self, live: Mapping[str, LiveResource]):
+        self._live = live
+
+    def __getitem__(self, address: str) -> Mapping[str, object]:
+        return self._live[address].attributes
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._live)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, address: str, default=None):  # type: ignore[no-untyped-def,override]
+        resource = self._live.get(address)
+        return resource.attributes if resource is not None else default
+
+
+def _targeted(changes: list[Change], targets: set[str], kinds: Collection[Kind]) -> list[Change]:
+    """Changes at the targeted addresses plus the creates of what they reference."""
     selected = [c for c in changes if c.address in targets]
-    needed = {f"roles/{role}" for c in selected for role in (c.after or {}).get("roles") or ()}
+    by_name = {kind.name: kind for kind in kinds}
+    needed: set[str] = set()
+    for change in selected:
+        kind = by_name.get(change.kind)
+        for attribute, target_name in kind.references.items() if kind is not None else ():
+            target = by_name.get(target_name)
+            value = (change.after or {}).get(attribute) or ()
+            for name in [value] if isinstance(value, str) else value:
+                if target is not None:
+                    needed.add(target.address(name))
     creates = {c.address for c in changes if c.action in (Action.CREATE, Action.REPLACE)} & needed
     return selected + [c for c in changes if c.address in creates and c.address not in targets]
