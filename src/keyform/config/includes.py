@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from keyform.config.yaml_loader import load_file
 from keyform.errors import Problem
 
 ROOT_CONTENT = "version: 1"
-INCLUDED_CONTENT = "roles, users, credentials, organization or include"
+INCLUDED_CONTENT = "resource sections or include"  # what the provider's kinds are not known yet
 MAX_INCLUDE_DEPTH = 32
 
 
@@ -24,24 +25,35 @@ class Tree:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     complete: bool = True  # False when a file could not be loaded or an include matched nothing
+    included_content: str = INCLUDED_CONTENT  # what an included file may hold, for messages
 
 
-def load_tree(root: Path) -> Tree:
-    """Load `root` and, depth first in sorted order, every file it includes (each file once)."""
+def load_tree(root: Path, included_content: Callable[[Document], str] | None = None) -> Tree:
+    """Load `root` and, depth first in sorted order, every file it includes (each file once);
+    `included_content` says, from the root, what an included file may hold (the provider's kinds)."""
     tree = Tree()
-    _load(root, tree, chain=(), loaded=set())
+    _load(root, tree, chain=(), loaded=set(), describe=included_content)
     return tree
 
 
-def _load(path: Path, tree: Tree, *, chain: tuple[Path, ...], loaded: set[Path]) -> None:
+def _load(
+    path: Path,
+    tree: Tree,
+    *,
+    chain: tuple[Path, ...],
+    loaded: set[Path],
+    describe: Callable[[Document], str] | None = None,
+) -> None:
     is_root = not chain
-    document, problems = load_file(path, display_path(path), what=ROOT_CONTENT if is_root else INCLUDED_CONTENT)
+    document, problems = load_file(path, display_path(path), what=ROOT_CONTENT if is_root else tree.included_content)
     tree.problems.extend(problems)
     if document is None:
         tree.complete = False
         return
     document.is_root = is_root
     tree.documents.append(document)
+    if is_root and describe is not None:
+        tree.included_content = describe(document)
     resolved = path.resolve()
     loaded.add(resolved)
     patterns = document.data.get("include")

@@ -14,10 +14,10 @@ from keyform.config import semantics
 from keyform.config.build import build_state
 from keyform.config.document import Document
 from keyform.config.envref import resolve_section
-from keyform.config.includes import load_tree
+from keyform.config.includes import INCLUDED_CONTENT, load_tree
 from keyform.config.leaks import find_leaks
 from keyform.config.merge import merge
-from keyform.config.schema import DEFAULT_PROVIDER, provider_kinds, validate_document
+from keyform.config.schema import DEFAULT_PROVIDER, provider_kinds, sections, validate_document
 from keyform.contract import Provider
 from keyform.errors import ConfigError, KeyformError, Location, Problem
 from keyform.model import DesiredState
@@ -33,7 +33,7 @@ def load_desired_state(
     written. Raises ConfigError carrying every problem found.
     """
     environ = os.environ if environ is None else environ
-    tree = load_tree(root)
+    tree = load_tree(root, included_content=_included_content)
     if not tree.documents:  # the root file itself could not be read or parsed
         raise ConfigError(tree.problems)
     root_document = tree.documents[0]
@@ -62,6 +62,12 @@ def _provider_type(root: Document) -> str:
     section = data.get("provider")
     kind = section.get("type") if isinstance(section, dict) else None
     return kind if isinstance(kind, str) and kind else DEFAULT_PROVIDER
+
+
+def _included_content(root: Document) -> str:
+    """What an included file may hold: the sections of the root's provider's kinds, or include."""
+    names = [kind.name for kind in sections(provider_kinds(_provider_type(root)) or ())]
+    return f"{', '.join(names)} or include" if names else INCLUDED_CONTENT
 
 
 def _provider_class(provider_type: str) -> type[Provider] | None:

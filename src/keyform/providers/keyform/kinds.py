@@ -13,9 +13,11 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from keyform.catalog import canonical_permissions
 from keyform.contract import Kind, Rotation, SecretSource, SecretSpec
 
-ACCESS_LEVELS = ("read", "write")
+__all__ = ["KINDS", "canonical_permissions", "kinds"]
+
 USER_DEFAULTS = {
     "role": "standard",
     "roles": [],
@@ -25,15 +27,6 @@ USER_DEFAULTS = {
     "archived": False,
 }
 CREDENTIAL_DEFAULTS = {"integration": "", "enabled": True, "roles": [], "permissions": {}, "attributes": []}
-
-
-def canonical_permissions(permissions: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Sorted modules, each with its access levels in (read, write) order; empty ones dropped."""
-    return {
-        module: [level for level in ACCESS_LEVELS if level in levels]
-        for module, levels in sorted(permissions.items())
-        if levels
-    }
 
 
 def organization_attributes(spec: Mapping[str, Any]) -> dict[str, Any]:
