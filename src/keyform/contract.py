@@ -372,6 +372,12 @@ class Provider(ABC):
         return []
 
     @classmethod
+    def options_schema(cls) -> JSON | None:
+        """The JSON Schema of the `provider:` mapping (with `type`) for this provider, or None
+        (options unchecked before the provider is constructed)."""
+        return None
+
+    @classmethod
     def verifier(cls, options: Mapping[str, Any], session: Any = None) -> SecretVerifier | None:
         """What checks delivered secrets for `keyform verify` (None: this provider can't)."""
         return None

@@ -12,7 +12,7 @@ import jsonschema_rs
 
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.hints import did_you_mean, one_of, quote
-from keyform.contract import Kind
+from keyform.contract import Kind, Provider
 from keyform.errors import KeyformError, Problem
 
 if TYPE_CHECKING:
@@ -48,15 +48,20 @@ def _schema_text() -> str:
 
 
 @functools.cache
-def provider_kinds(provider_type: str) -> tuple[Kind, ...] | None:
-    """The kinds `provider.type: provider_type` declares; None when no such provider loads
-    (the semantic checks say why, and every other section is then left unchecked)."""
+def _provider(provider_type: str) -> type[Provider] | None:
     from keyform.providers.registry import provider_class
 
     try:
-        return tuple(provider_class(provider_type).kinds)
+        return provider_class(provider_type)
     except KeyformError:
         return None
+
+
+def provider_kinds(provider_type: str) -> tuple[Kind, ...] | None:
+    """The kinds `provider.type: provider_type` declares; None when no such provider loads
+    (the semantic checks say why, and every other section is then left unchecked)."""
+    provider = _provider(provider_type)
+    return tuple(provider.kinds) if provider is not None else None
 
 
 def sections(kinds: Sequence[Kind]) -> list[Kind]:
@@ -82,6 +87,12 @@ def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a root desired-state file for `provider_type`, assembled
     from its kinds, as a fresh dict."""
     schema = json.loads(_schema_text())
+    provider = _provider(provider_type)
+    options = provider.options_schema() if provider is not None else None
+    if options is not None:
+        section = schema["$defs"]["provider"]
+        section["if"] = {"properties": {"type": {"const": provider_type}}, "required": ["type"]}
+        section["then"] = dict(options)
     kinds = provider_kinds(provider_type)
     if kinds is None:
         schema["additionalProperties"] = True  # an unknown provider's sections can't be checked

@@ -16,7 +16,7 @@ from typing import Any
 from keyform.catalog import canonical_permissions
 from keyform.contract import Kind, Rotation, SecretSource, SecretSpec
 
-__all__ = ["KINDS", "canonical_permissions", "kinds"]
+__all__ = ["KINDS", "canonical_permissions", "kinds", "options_schema"]
 
 USER_DEFAULTS = {
     "role": "standard",
@@ -104,6 +104,11 @@ def own_grants(attributes: Mapping[str, Any]) -> frozenset[str]:
 @cache
 def _fragments() -> dict[str, Any]:
     return json.loads((files(__package__) / "kinds.json").read_text(encoding="utf-8"))
+
+
+def options_schema() -> dict[str, Any]:
+    """The schema of the `provider:` options of type keyform (options.json)."""
+    return json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
 
 
 def _fragment(kind: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from keyform.contract import (
 from keyform.errors import ProviderError
 from keyform.providers.http import ApiClient, ApiResponseError
 from keyform.providers.keyform import rules
-from keyform.providers.keyform.kinds import KINDS, canonical_permissions
+from keyform.providers.keyform.kinds import KINDS, canonical_permissions, options_schema
 from keyform.providers.keyform.verify import KeyformVerifier
 from keyform.providers.keyform_secrets import add_client_secret, issue_api_key, revoke_client_secret
 
@@ -131,6 +131,10 @@ class KeyformProvider(Provider):
     @classmethod
     def check_document(cls, data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, bool]]:
         return rules.catalog_problems(data)
+
+    @classmethod
+    def options_schema(cls) -> dict[str, Any]:
+        return options_schema()
 
     @classmethod
     def verifier(cls, options: Mapping[str, Any], session: Any = None) -> KeyformVerifier:
