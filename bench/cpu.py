@@ -16,13 +16,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes import FakeProvider
+from tests.fakes import state as desired_state
 
 from keyform import engine
-from keyform.model import ApiKey, Credential, DesiredState, PluginConfig, Role, User
+from keyform.contract import LiveResource, SecretInfo
+from keyform.model import DesiredState
 from keyform.plan.build import make_plan
 from keyform.process import bulk_work
-from keyform.providers.base import LiveResource, SecretInfo
-from keyform.providers.keyform_api import KeyformProvider
+from keyform.providers.keyform import KeyformProvider
+from keyform.providers.keyform.model import ApiKey, Credential, Role, User
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -34,7 +36,7 @@ def world(n_users: int, n_credentials: int, changed_every: int) -> tuple[Desired
         for i in range(n_users)
     }
     credentials = {f"c{i}": Credential(f"c{i}", "sys", roles=(f"role-{i % 50:02}",)) for i in range(n_credentials)}
-    state = DesiredState(PluginConfig("fake", {}), roles=roles, users=users, credentials=credentials)
+    state = desired_state(roles=roles, users=users, credentials=credentials)
     live = {}
     for index, (address, attributes) in enumerate(state.resources()):
         if changed_every and index % changed_every == 0 and "integration" in attributes:

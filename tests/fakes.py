@@ -9,25 +9,87 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyform.catalog import REFERENCE_CATALOG
+from keyform.config.build import build_resources
+from keyform.contract import (
+    Action,
+    ApplyOutcome,
+    Change,
+    GeneratedSecret,
+    Kind,
+    LiveResource,
+    Provider,
+    Risk,
+    Rotation,
+    SecretInfo,
+    SecretSpec,
+    StaleChangeError,
+)
 from keyform.errors import ProviderError
 from keyform.model import DesiredState, PluginConfig
-from keyform.plan.changes import Action, Change
-from keyform.providers.base import ApplyOutcome, GeneratedSecret, LiveResource, Provider, SecretInfo, StaleChangeError
-from keyform.providers.keyform_api import KeyformProvider
+from keyform.providers.keyform import kinds as keyform_kinds
+from keyform.providers.keyform import rules
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
+# An in-memory twin of the keyform server's four kinds, declared here: the engine must work from
+# what a provider declares, whoever declares it. The canonical forms and rules are the server's.
+FAKE_KINDS = (
+    Kind(name="organization", singleton=True, canonical=keyform_kinds.organization_attributes),
+    Kind(name="roles", noun="role", canonical=keyform_kinds.role_attributes, grants=keyform_kinds.own_grants),
+    Kind(
+        name="users",
+        noun="user",
+        key=str.lower,
+        canonical=keyform_kinds.user_attributes,
+        references={"roles": "roles"},
+        secret=SecretSpec(rotation=Rotation.IMMEDIATE, noun="API key", policy_path=("api_key",), optional=True),
+    ),
+    Kind(
+        name="credentials",
+        noun="credential",
+        canonical=keyform_kinds.credential_attributes,
+        references={"roles": "roles"},
+        secret=SecretSpec(rotation=Rotation.OVERLAP, max_live=2, noun="client secret"),
+        grants=keyform_kinds.own_grants,
+    ),
+)
 
-def state(**sections: Any) -> DesiredState:
-    """A DesiredState with a dummy provider and the given sections."""
-    sections.setdefault("provider", PluginConfig("fake", {}))
-    return DesiredState(**sections)
+
+def state(*, kinds: tuple[Kind, ...] = FAKE_KINDS, **sections: Any) -> DesiredState:
+    """A DesiredState with a dummy provider and the given sections of typed values
+    (keyform.providers.keyform.model: Role, User, Credential, Organization), keyed by name."""
+    provider = sections.pop("provider", PluginConfig("fake", {}))
+    settings = {key: sections.pop(key) for key in ("secrets", "safety", "locations", "root") if key in sections}
+    data: dict[str, Any] = {}
+    for kind, values in sections.items():
+        data[kind] = values.spec() if hasattr(values, "spec") else {name: v.spec() for name, v in values.items()}
+    declared, policies, _ = build_resources(kinds, data)
+    return DesiredState(provider, kinds=kinds, declared=declared, secret_policies=policies, **settings)
 
 
 class FakeProvider(Provider):
     """Live state in a dict; apply mutates it and hands out fresh secrets."""
 
-    kinds = KeyformProvider.kinds
+    kinds = FAKE_KINDS
+
+    def risks(self, change: Change) -> list[Risk]:
+        return rules.flag_risks(change.address, change.action == Action.CREATE, change.before or {}, change.after or {})
+
+    def rotation_risks(self, change: Change) -> list[Risk]:
+        return rules.rotation_risks(change)
+
+    @classmethod
+    def sensitive(cls, grant: str) -> bool:
+        return rules.is_sensitive(grant)
+
+    def weakens(self, change: Change) -> str:
+        return rules.weakens(change)
+
+    def invariants(self, plan: Any, live: Any) -> list[str]:
+        return rules.roles_still_held(plan.changes, live) + rules.owner_problems(plan.changes, live)
+
+    def runs_last(self, change: Change) -> bool:
+        return rules.runs_last(change)
 
     def __init__(self, live: dict[str, LiveResource] | None = None, *, identity: str | None = None):
         self.live = dict(live or {})

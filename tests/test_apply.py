@@ -4,8 +4,8 @@ import stat
 
 from keyform.apply import APPLIED, FAILED, SKIPPED, STALE, ApplyExecutor, DryRunExecutor
 from keyform.errors import SecretSinkError
-from keyform.model import ApiKey, Credential, Role, User
 from keyform.plan.build import make_plan
+from keyform.providers.keyform.model import ApiKey, Credential, Role, User
 from keyform.secrets.file_sink import FileSink
 from keyform.secrets.redaction import Redactor
 from tests.fakes import NOW, FakeProvider, state
@@ -13,11 +13,14 @@ from tests.fakes import NOW, FakeProvider, state
 READER = Role("reader", "", {"employees": ("read",)})
 
 
-def example():
+def example(**sections):
     return state(
-        roles={"reader": READER},
-        users={"a@x.example": User("a@x.example", "A", "B", roles=("reader",), api_key=ApiKey())},
-        credentials={"sync": Credential("sync", roles=("reader",)), "solo": Credential("solo")},
+        **{
+            "roles": {"reader": READER},
+            "users": {"a@x.example": User("a@x.example", "A", "B", roles=("reader",), api_key=ApiKey())},
+            "credentials": {"sync": Credential("sync", roles=("reader",)), "solo": Credential("solo")},
+            **sections,
+        }
     )
 
 
@@ -56,11 +59,8 @@ def test_failed_role_skips_its_dependents_and_independent_changes_still_apply(tm
 def test_stale_change_is_refused_per_resource(tmp_path):
     provider = FakeProvider()
     executor(provider, FileSink(tmp_path / "s.json")).execute(make_plan(example(), provider, now=NOW).plan)
-    desired = state(
-        **{
-            **example().__dict__,
-            "credentials": {"sync": Credential("sync", enabled=False), "solo": Credential("solo", enabled=False)},
-        }
+    desired = example(
+        credentials={"sync": Credential("sync", enabled=False), "solo": Credential("solo", enabled=False)}
     )
     plan = make_plan(desired, provider, now=NOW).plan
     moved = provider.live["credentials/sync"]

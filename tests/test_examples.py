@@ -13,14 +13,15 @@ def test_the_example_organisation_validates():
     state = load_desired_state(EXAMPLES / "keyform.yaml", environ=ENV)
     assert state.provider.type == "keyform"
     assert state.provider.options["url"] == "https://keys.acme.example"
-    assert len(state.roles) >= 3
-    assert len(state.users) >= 5
-    assert len(state.credentials) >= 4
-    payroll = state.credentials["payroll-sync"]
-    assert (payroll.integration, payroll.attributes) == ("DATEV", ("salary",))
-    assert any(not credential.enabled for credential in state.credentials.values())
-    assert any(user.role == "account_owner" for user in state.users.values())
-    assert any(user.role == "account_admin" and user.api_key for user in state.users.values())
+    roles, users, credentials = state.of("roles"), state.of("users"), state.of("credentials")
+    assert len(roles) >= 3
+    assert len(users) >= 5
+    assert len(credentials) >= 4
+    payroll = credentials["payroll-sync"]
+    assert (payroll["integration"], payroll["attributes"]) == ("DATEV", ["salary"])
+    assert any(not credential["enabled"] for credential in credentials.values())
+    assert any(user["role"] == "account_owner" for user in users.values())
+    assert any(user["role"] == "account_admin" and state.has_secret(f"users/{email}") for email, user in users.items())
     assert {str(location).split(":")[0].rsplit("/", 2)[-2] for location in state.locations.values()} >= {"access"}
 
 

@@ -8,8 +8,8 @@ from keyform.config import load_desired_state
 from keyform.config.sizes import DEFAULT_MAX_BYTES
 from keyform.errors import ConfigError, KeyformError
 from keyform.export import export_files, export_yaml, write_files
-from keyform.model import Credential, Role, User
 from keyform.plan.build import make_plan
+from keyform.providers.keyform.model import Credential, Role, User
 from tests.fakes import NOW, FakeProvider, live
 
 ENV = {"KEYFORM_URL": "http://127.0.0.1:9", "KEYFORM_TOKEN": "test-token"}
@@ -65,7 +65,7 @@ def test_a_large_org_exported_to_a_folder_reads_back_to_zero_changes(org, one_fi
     assert all(len(text.encode()) <= DEFAULT_MAX_BYTES for text in files.values())
     write_files(tmp_path, files)
     state = load_desired_state(tmp_path / "keyform.yaml", environ=ENV)
-    assert (len(state.users), len(state.credentials)) == (USERS, CREDENTIALS)
+    assert (len(state.of("users")), len(state.of("credentials"))) == (USERS, CREDENTIALS)
     plan = make_plan(state, FakeProvider(org), now=NOW).plan
     assert plan.empty
 

@@ -3,10 +3,10 @@ import json
 import pytest
 
 from keyform.apply import ApplyExecutor
+from keyform.contract import Action, Change
 from keyform.journal import Journal
-from keyform.model import Credential
 from keyform.plan.build import make_plan
-from keyform.plan.changes import Action, Change
+from keyform.providers.keyform.model import Credential
 from keyform.secrets.file_sink import FileSink
 from keyform.secrets.redaction import Redactor
 from tests.fakes import NOW, FakeProvider, break_fsync, state

@@ -1,7 +1,7 @@
 import pytest
 
+from keyform.contract import LockedError
 from keyform.locking import apply_lock
-from keyform.providers.base import LockedError
 from tests.fakes import FakeProvider
 
 

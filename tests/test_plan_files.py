@@ -8,8 +8,8 @@ import pytest
 
 from keyform import engine
 from keyform.cli import GlobalOptions
+from keyform.contract import Action, Change, Risk, RiskCategory
 from keyform.errors import KeyformError
-from keyform.plan.changes import Action, Change, Risk, RiskCategory
 from keyform.plan.plan import Plan
 
 

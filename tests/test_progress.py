@@ -1,6 +1,6 @@
 from keyform.apply import ChangeResult
 from keyform.cli import GlobalOptions
-from keyform.plan.changes import Action, Change
+from keyform.contract import Action, Change
 from keyform.progress import Progress
 
 

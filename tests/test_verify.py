@@ -11,11 +11,15 @@ from click.testing import CliRunner
 
 from keyform.cli import main
 from keyform.errors import ProviderError, SecretSinkError
-from keyform.model import ApiKey, Credential, DesiredState, Organization, PluginConfig, Role, User
+from keyform.model import DesiredState, PluginConfig
+from keyform.providers.keyform import KeyformProvider
+from keyform.providers.keyform.model import ApiKey, Credential, Organization, Role, User
+from keyform.providers.keyform.verify import expectation
 from keyform.secrets.file_sink import FileSink
 from keyform.secrets.redaction import MASK, Redactor
 from keyform.secrets.vault_sink import VaultSink
-from keyform.verify import expectation, read_sink, verify
+from keyform.verify import read_sink, verify
+from tests.fakes import state as desired
 
 API = "http://127.0.0.1:8700"
 ROLES = {
@@ -31,7 +35,8 @@ def key():
 
 
 def state(**organization):
-    return DesiredState(
+    return desired(
+        kinds=KeyformProvider.kinds,
         provider=PluginConfig("keyform", {"url": API, "token": "kfk_" + "o" * 40}),
         organization=Organization(**organization),
         roles=ROLES,
@@ -263,7 +268,9 @@ def test_read_sink_reads_the_file_sink_and_refuses_write_only_sinks(tmp_path):
         "secrets.type vault can't be read back, so keyform verify skipped it: "
         "verify works with the file sink and the age sink with identity_file"
     )
-    with pytest.raises(ProviderError, match=r"keyform verify needs provider\.type keyform with a url"):
+    with pytest.raises(
+        ProviderError, match=r"keyform verify needs a provider that can verify secrets \(provider\.type 'other'"
+    ):
         verify(DesiredState(provider=PluginConfig("other", {})), {}, Redactor())
 
 

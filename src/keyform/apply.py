@@ -1,6 +1,6 @@
 """Executors: take a Plan and carry it out (ApplyExecutor) or only walk it (DryRunExecutor).
 
-Apply runs the plan phase by phase (see `keyform.plan.plan.phase`); changes within a phase run
+Apply runs the plan phase by phase (see `keyform.plan.plan.ApplyOrder`); changes within a phase run
 concurrently up to a limit, changes at one address run in order. A failed change stops the
 changes that depend on it and nothing else. A secret the API returns is in the sink before the
 change counts as done; if the sink fails, the secret goes to an emergency file (0600, in the
@@ -21,11 +21,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
+from keyform.contract import Action, Change, GeneratedSecret, Kind, Provider, StaleChangeError, UnreachableError
 from keyform.errors import KeyformError, SecretSinkError
 from keyform.journal import Journal
-from keyform.plan.changes import Action, Change
-from keyform.plan.plan import Plan, phase
-from keyform.providers.base import GeneratedSecret, Provider, StaleChangeError, UnreachableError
+from keyform.plan.plan import ApplyOrder, Plan
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import KEYFORM_DIR, entry_for, gitignore_pattern, ignore_in_git, write_private_file
 from keyform.secrets.redaction import Redactor
@@ -127,8 +126,9 @@ class ApplyExecutor:
         results: dict[int, ChangeResult] = {}
         failed: set[str] = set()
         indexed = list(enumerate(plan.changes))
+        order = ApplyOrder.of(self.provider)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="keyform-apply") as pool:
-            for _, in_phase in groupby(indexed, key=lambda item: phase(item[1])):
+            for _, in_phase in groupby(indexed, key=lambda item: order.phase(item[1])):
                 chains = _chains_by_address(list(in_phase))
                 for chain_results in pool.map(lambda chain: self._run_chain(chain, failed, plan), chains):
                     for index, result in chain_results:
@@ -165,7 +165,7 @@ class ApplyExecutor:
         """Apply one change, journalled before and after; returns its result and the resource's new etag."""
         if self._stop.is_set():
             return ChangeResult(change, SKIPPED, f"not started: {self._stop_reason}"), None
-        blocked = sorted(_dependencies(change, plan) & failed)
+        blocked = sorted(_dependencies(change, plan, type(self.provider).kinds) & failed)
         if blocked:
             return ChangeResult(change, SKIPPED, f"depends on {', '.join(blocked)}, which did not apply"), None
         if self.journal:
@@ -258,14 +258,36 @@ def _chains_by_address(items: Iterable[tuple[int, Change]]) -> list[list[tuple[i
     return list(chains.values())
 
 
-def _dependencies(change: Change, plan: Plan) -> set[str]:
-    """Addresses of earlier changes this one needs: the roles it uses, or the holders of a role it deletes."""
-    if change.kind in ("users", "credentials"):
-        return {f"roles/{role}" for role in (change.after or {}).get("roles") or ()}
-    if change.kind == "roles" and change.action == Action.DELETE:
-        return {
+def _dependencies(change: Change, plan: Plan, kinds: Iterable[Kind]) -> set[str]:
+    """Addresses of earlier changes this one needs: what it references (the roles it uses), or,
+    for a delete of a referenced resource (a role), the changes that stop referencing it."""
+    by_name = {kind.name: kind for kind in kinds}
+    kind = by_name.get(change.kind)
+    if kind is None:
+        return set()
+    needed = {
+        by_name[target].address(name)
+        for attribute, target in kind.references.items()
+        if target in by_name
+        for name in _names((change.after or {}).get(attribute))
+    }
+    if change.action == Action.DELETE:
+        needed |= {
             other.address
             for other in plan.changes
-            if other.kind in ("users", "credentials") and change.name in ((other.before or {}).get("roles") or ())
+            if any(
+                target == change.kind and change.name in _names((other.before or {}).get(attribute))
+                for attribute, target in _references(by_name.get(other.kind))
+            )
         }
-    return set()
+    return needed
+
+
+def _references(kind: Kind | None) -> Iterable[tuple[str, str]]:
+    return kind.references.items() if kind is not None else ()
+
+
+def _names(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        return (value,)
+    return value if isinstance(value, list | tuple) else ()

@@ -6,7 +6,20 @@ against it. Other providers bring their own catalog.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+ACCESS_LEVELS = ("read", "write")
+
+
+def canonical_permissions(permissions: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Sorted modules, each with its access levels in (read, write) order; empty ones dropped."""
+    return {
+        module: [level for level in ACCESS_LEVELS if level in levels]
+        for module, levels in sorted(permissions.items())
+        if levels
+    }
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def run_demo(options: GlobalOptions, workdir: Path | None = None) -> None:
 
 def _count(workspace) -> str:  # type: ignore[no-untyped-def]
     state = workspace.state
-    return f"{len(state.roles)} roles, {len(state.users)} users, {len(state.credentials)} credentials"
+    return ", ".join(f"{len(state.of(kind))} {kind}" for kind in ("roles", "users", "credentials"))
 
 
 def _drift(url: str, token: str, options: GlobalOptions) -> None:

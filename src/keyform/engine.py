@@ -22,10 +22,10 @@ from keyform.process import bulk_work
 if TYPE_CHECKING:
     from keyform.apply import ApplyExecutor, ApplyReport
     from keyform.cli import GlobalOptions
+    from keyform.contract import Provider
     from keyform.journal import AppliedPlans, Journal
     from keyform.plan.build import PlanResult
     from keyform.plan.plan import Plan
-    from keyform.providers.base import Provider
     from keyform.workspace import Workspace
 
 
@@ -67,7 +67,14 @@ def _checked_plan(workspace: Workspace, provider: Provider, allow_unsafe: bool, 
     with bulk_work():
         result = make_plan(workspace.state, provider, **planning)
     identity = provider.identity()
-    check_safety(result.plan, result.live, workspace.state.safety, identity=identity, allow_unsafe=allow_unsafe)
+    check_safety(
+        result.plan,
+        result.live,
+        workspace.state.safety,
+        provider=provider,
+        identity=identity,
+        allow_unsafe=allow_unsafe,
+    )
     return result
 
 

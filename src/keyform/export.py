@@ -2,7 +2,9 @@
 
 Printed, the export is one document. Written to a folder, it is a root keyform.yaml (settings,
 organization and `include`) and one file per kind, split every CHUNK resources, so that no
-file comes near the loader's size limit however large the organisation.
+file comes near the loader's size limit however large the organisation. Each kind's `export`
+turns canonical attributes back into the shortest spec; the provider's `export_settings` gives its
+`provider:` options (secrets as ${env:NAME} references).
 """
 
 from __future__ import annotations
@@ -14,54 +16,61 @@ from typing import Any
 import yaml
 
 from keyform.config.sizes import DEFAULT_MAX_BYTES
+from keyform.contract import Kind, LiveResource, Provider
 from keyform.errors import KeyformError
-from keyform.providers.base import LiveResource
 
 CHUNK = 5_000  # resources per written file
 ROOT_NAME = "keyform.yaml"
 HEADER = "# Exported by `keyform export`: the live state as desired state. No secrets are included.\n"
-_USER_DEFAULTS = {
-    "role": "standard",
-    "roles": [],
-    "job_title": "",
-    "default_folder": "",
-    "cognitive_access": False,
-    "archived": False,
-}
-_CREDENTIAL_DEFAULTS = {"integration": "", "enabled": True, "roles": [], "permissions": {}, "attributes": []}
 
 
-def export_document(live: Mapping[str, LiveResource], provider_type: str) -> dict[str, Any]:
-    """The desired-state document for every live resource (provider settings as env references)."""
-    document = _settings(live, provider_type)
-    for kind, entries in _sections(live).items():
+def export_document(
+    live: Mapping[str, LiveResource], provider_type: str, provider: type[Provider] | None = None
+) -> dict[str, Any]:
+    """The desired-state document for every live resource of the provider's kinds."""
+    provider = provider or _provider(provider_type)
+    document = _settings(live, provider_type, provider)
+    for kind in provider.kinds:
+        entries = _entries(live, kind)
         if entries:
-            document[kind] = entries
+            document[kind.name] = entries
     return document
 
 
-def export_yaml(live: Mapping[str, LiveResource], provider_type: str) -> str:
-    return HEADER + _dump(export_document(live, provider_type))
+def export_yaml(live: Mapping[str, LiveResource], provider_type: str, provider: type[Provider] | None = None) -> str:
+    return HEADER + _dump(export_document(live, provider_type, provider))
 
 
-def export_files(live: Mapping[str, LiveResource], provider_type: str) -> dict[str, str]:
-    """File name -> text: keyform.yaml including `roles.yaml`, `users.yaml`, `credentials.yaml`
-    (or `users-01.yaml`, `users-02.yaml`... past CHUNK resources), each under the size limit."""
+def export_files(
+    live: Mapping[str, LiveResource], provider_type: str, provider: type[Provider] | None = None
+) -> dict[str, str]:
+    """File name -> text: keyform.yaml including one file per kind (`roles.yaml`, or `users-1.yaml`,
+    `users-2.yaml`... past CHUNK resources), each under the size limit; singletons stay in the root."""
+    provider = provider or _provider(provider_type)
     files: dict[str, str] = {}
-    for kind, entries in _sections(live).items():
+    for kind in provider.kinds:
+        if kind.singleton:
+            continue
+        entries = _entries(live, kind)
         names = list(entries)
         texts = [
             text
             for start in range(0, len(names), CHUNK)
-            for text in _texts(kind, entries, names[start : start + CHUNK])
+            for text in _texts(kind.name, entries, names[start : start + CHUNK])
         ]
         width = len(str(len(texts)))
         for number, text in enumerate(texts, start=1):
-            files[f"{kind}.yaml" if len(texts) == 1 else f"{kind}-{number:0{width}d}.yaml"] = text
-    root = _settings(live, provider_type)
+            files[f"{kind.name}.yaml" if len(texts) == 1 else f"{kind.name}-{number:0{width}d}.yaml"] = text
+    root = _settings(live, provider_type, provider)
     if files:
         root["include"] = list(files)
     return {ROOT_NAME: HEADER + _dump(root), **files}
+
+
+def _provider(provider_type: str) -> type[Provider]:
+    from keyform.providers.registry import provider_class
+
+    return provider_class(provider_type)
 
 
 def _texts(kind: str, entries: dict[str, Any], names: list[str]) -> list[str]:
@@ -73,24 +82,26 @@ def _texts(kind: str, entries: dict[str, Any], names: list[str]) -> list[str]:
     return _texts(kind, entries, names[:middle]) + _texts(kind, entries, names[middle:])
 
 
-def _settings(live: Mapping[str, LiveResource], provider_type: str) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "version": 1,
-        "provider": {"type": provider_type, "url": "${env:KEYFORM_URL}", "token": "${env:KEYFORM_TOKEN}"},
-    }
-    organization = live.get("organization")
-    if organization is not None:
-        document["organization"] = dict(organization.attributes)
+def _settings(live: Mapping[str, LiveResource], provider_type: str, provider: type[Provider]) -> dict[str, Any]:
+    """`version`, `provider` and the singleton kinds (they stay in the root file)."""
+    document: dict[str, Any] = {"version": 1, "provider": {"type": provider_type, **provider.export_settings()}}
+    for kind in provider.kinds:
+        resource = live.get(kind.name) if kind.singleton else None
+        if resource is not None:
+            document[kind.name] = kind.export(resource.attributes)
     return document
 
 
-def _sections(live: Mapping[str, LiveResource]) -> dict[str, dict[str, Any]]:
-    sections: dict[str, dict[str, Any]] = {"roles": {}, "users": {}, "credentials": {}}
-    for address in sorted(live):
-        kind, _, name = address.partition("/")
-        if kind in sections:
-            sections[kind][name] = _entry(kind, live[address].attributes)
-    return sections
+def _entries(live: Mapping[str, LiveResource], kind: Kind) -> dict[str, Any]:
+    """Name -> exported spec of every live resource of a (non-singleton) kind, by name."""
+    if kind.singleton:
+        return {}
+    prefix = kind.name + "/"
+    return {
+        address[len(prefix) :]: kind.export(live[address].attributes)
+        for address in sorted(live)
+        if address.startswith(prefix)
+    }
 
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: the same YAML, several times faster
@@ -98,23 +109,6 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: th
 
 def _dump(document: dict[str, Any]) -> str:
     return yaml.dump(document, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=120)
-
-
-def _entry(kind: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    if kind == "roles":
-        entry = {
-            "description": attributes["description"],
-            "permissions": attributes["permissions"],
-            "attributes": attributes["attributes"],
-        }
-        return {k: v for k, v in entry.items() if v not in ("", [], {})}
-    if kind == "users":
-        entry = {"first_name": attributes["first_name"], "last_name": attributes["last_name"]}
-        entry.update({k: attributes[k] for k, default in _USER_DEFAULTS.items() if attributes.get(k) != default})
-        if attributes.get("api_key_enabled") is not None:
-            entry["api_key"] = {"enabled": attributes["api_key_enabled"]}
-        return entry
-    return {k: attributes[k] for k, default in _CREDENTIAL_DEFAULTS.items() if attributes.get(k) != default}
 
 
 def write_files(folder: Path, files: Mapping[str, str], *, force: bool = False) -> None:

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keyform.contract import Change
 from keyform.durable import GroupCommitLog
 from keyform.errors import KeyformError
-from keyform.plan.changes import Change
 
 
 class Journal:

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from keyform.contract import LockedError, Provider
 from keyform.errors import KeyformError
-from keyform.providers.base import LockedError, Provider
 
 log = logging.getLogger("keyform.locking")
 

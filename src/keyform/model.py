@@ -1,12 +1,9 @@
-"""The typed desired state, independent of YAML.
+"""The desired state, independent of YAML: kind -> name -> canonical attributes.
 
-The loader (`keyform.config`) builds a `DesiredState`; the planner consumes it through
-`DesiredState.resources()`, which yields every resource as an address and a canonical
-attribute mapping, so the engine stays generic over kinds.
-
-Roles, users, credentials and API keys are NamedTuples: as immutable as a frozen dataclass, and
-built four times faster (a frozen dataclass sets each field through `object.__setattr__`), which
-a state with 10,000 users and as many credentials feels on every plan.
+The loader (`keyform.config`) builds a `DesiredState` from whatever kinds the configured provider
+declares (`keyform.contract.Kind`); the planner consumes it through `resource_map`, address ->
+canonical attributes, so the engine stays generic over kinds. The keyform server's typed model
+(Role, User, Credential) lives with its provider, in `keyform.providers.keyform.model`.
 """
 
 from __future__ import annotations
@@ -15,27 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
+from keyform.contract import Kind
 from keyform.errors import Location
-
-ORG_ROLES = ("account_owner", "account_admin", "standard")
-ACCESS_LEVELS = ("read", "write")
-UNMANAGED_POLICIES = ("ignore", "report", "delete")
-
-Permissions = Mapping[str, tuple[str, ...]]
-"""Module name -> sorted subset of ("read", "write")."""
-EMPTY: Permissions = MappingProxyType({})  # the default permissions: shared, so read-only
-
-
-def canonical_permissions(permissions: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Sorted modules, each with its access levels in (read, write) order; empty ones dropped."""
-    return {
-        module: [level for level in ACCESS_LEVELS if level in levels]
-        for module, levels in sorted(permissions.items())
-        if levels
-    }
 
 
 def format_duration(value: timedelta) -> str:
@@ -47,89 +27,12 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-class Role(NamedTuple):
-    """A custom role: a named bundle of module permissions and employee attributes."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretPolicy:
+    """How keyform manages one declared secret (see `keyform.contract.SecretSpec`)."""
 
-    name: str
-    description: str = ""
-    permissions: Permissions = EMPTY
-    attributes: tuple[str, ...] = ()
-
-    def attributes_dict(self) -> dict[str, Any]:
-        return {
-            "description": self.description,
-            "permissions": canonical_permissions(self.permissions),
-            "attributes": sorted(self.attributes),
-        }
-
-
-class ApiKey(NamedTuple):
-    """A user's API key (at most one active per user); a new key deactivates the old one."""
-
-    enabled: bool = True
-    rotate_after: timedelta | None = None
-
-
-class User(NamedTuple):
-    """A user, keyed by email (unique across the system, compared case-insensitively)."""
-
-    email: str
-    first_name: str
-    last_name: str
-    role: str = "standard"
-    roles: tuple[str, ...] = ()
-    job_title: str = ""
-    default_folder: str = ""
-    cognitive_access: bool = False
-    archived: bool = False
-    api_key: ApiKey | None = None  # None: keyform leaves any live key alone
-
-    def attributes_dict(self) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "role": self.role,
-            "roles": sorted(self.roles),
-            "job_title": self.job_title,
-            "default_folder": self.default_folder,
-            "cognitive_access": self.cognitive_access,
-            "archived": self.archived,
-        }
-        if self.api_key is not None:
-            attributes["api_key_enabled"] = self.api_key.enabled
-        return attributes
-
-
-class Credential(NamedTuple):
-    """A named client-id/secret pair with its own permissions (any number per organisation)."""
-
-    name: str
-    integration: str = ""
-    enabled: bool = True
-    roles: tuple[str, ...] = ()
-    permissions: Permissions = EMPTY
-    attributes: tuple[str, ...] = ()
     rotate_after: timedelta | None = None
     rotation_overlap: timedelta | None = None
-
-    def attributes_dict(self) -> dict[str, Any]:
-        return {
-            "integration": self.integration,
-            "enabled": self.enabled,
-            "roles": sorted(self.roles),
-            "permissions": canonical_permissions(self.permissions),
-            "attributes": sorted(self.attributes),
-        }
-
-
-@dataclass(frozen=True)
-class Organization:
-    """The singleton organisation settings; None leaves a setting unmanaged."""
-
-    api_access: bool | None = None
-
-    def attributes_dict(self) -> dict[str, Any]:
-        return {} if self.api_access is None else {"api_access": self.api_access}
 
 
 @dataclass(frozen=True)
@@ -157,37 +60,40 @@ class DesiredState:
     provider: PluginConfig
     secrets: PluginConfig = field(default_factory=lambda: PluginConfig("file", {"path": ".keyform/secrets.json"}))
     safety: Safety = field(default_factory=Safety)
-    organization: Organization = field(default_factory=Organization)
-    roles: Mapping[str, Role] = field(default_factory=dict)
-    users: Mapping[str, User] = field(default_factory=dict)
-    credentials: Mapping[str, Credential] = field(default_factory=dict)
+    kinds: tuple[Kind, ...] = ()  # the configured provider's kinds, in its order
+    declared: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)  # kind -> key -> attributes
+    secret_policies: Mapping[str, SecretPolicy] = field(default_factory=dict)  # address -> its managed secret
     locations: Mapping[str, Location] = field(default_factory=dict)  # address -> where it is defined
     root: str = "keyform.yaml"  # path of the root file (relative paths in settings resolve beside it)
 
-    def resources(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def resources(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """Every declared resource as (address, canonical attributes), in a stable order."""
         yield from self.resource_map.items()
 
+    def of(self, kind: str) -> Mapping[str, Mapping[str, Any]]:
+        """The declared resources of one kind: key -> canonical attributes."""
+        return self.declared.get(kind, {})
+
     def has_secret(self, address: str) -> bool:
-        """Whether keyform manages a secret at `address`: a declared credential, or a user with an enabled api_key."""
-        kind, _, name = address.partition("/")
-        if kind == "credentials":
-            return name in self.credentials
-        user = self.users.get(name) if kind == "users" else None
-        return user is not None and user.api_key is not None and user.api_key.enabled
+        """Whether keyform manages a secret at `address` (its kind carries one and the spec says so)."""
+        return address in self.secret_policies
 
     @cached_property
-    def resource_map(self) -> dict[str, dict[str, Any]]:
+    def resource_map(self) -> dict[str, Mapping[str, Any]]:
         """Address -> canonical attributes of every declared resource (built once per state)."""
         return dict(self._build_resources())
 
-    def _build_resources(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        organization = self.organization.attributes_dict()
-        if organization:
-            yield "organization", organization
-        for name in sorted(self.roles):
-            yield f"roles/{name}", self.roles[name].attributes_dict()
-        for email in sorted(self.users):
-            yield f"users/{email}", self.users[email].attributes_dict()
-        for name in sorted(self.credentials):
-            yield f"credentials/{name}", self.credentials[name].attributes_dict()
+    def _build_resources(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Kinds in the provider's order, names sorted; a singleton that sets nothing is left out."""
+        for kind in self.kinds:
+            entries = self.declared.get(kind.name)
+            if not entries:
+                continue
+            if kind.singleton:
+                attributes = entries.get(kind.name)
+                if attributes:
+                    yield kind.name, attributes
+                continue
+            prefix = kind.name + "/"
+            for key in sorted(entries):
+                yield prefix + key, entries[key]

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from keyform.contract import Provider
 from keyform.model import DesiredState
-from keyform.providers.base import Provider
 from keyform.secrets.base import SecretSink
 from keyform.secrets.redaction import Redactor
 

@@ -73,6 +73,6 @@ def test_what_a_plan_needs_before_its_live_read_starts_leaves_the_loader_and_pla
         "options = {key: value for key, value in peeked.items() if key != 'type'}\n"
         "load_provider(PluginConfig(peeked['type'], options)).close()"
     )
-    assert "keyform.providers.keyform_api" in loaded  # the provider the read needs is there
+    assert "keyform.providers.keyform.provider" in loaded  # the provider the read needs is there
     later = {"keyform.config.load", "keyform.config.schema", "keyform.config.semantics", "keyform.plan.build"}
     assert loaded & (later | {"jsonschema_rs", "jsonschema"}) == set()

@@ -2,7 +2,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from keyform.errors import Location
-from keyform.model import ApiKey, Credential, Organization, PluginConfig, Role, Safety, User
+from keyform.model import PluginConfig, Safety, SecretPolicy
+from keyform.providers.keyform.model import ApiKey, Credential, Organization, Role, User
 
 
 def test_the_typed_desired_state_is_built_from_the_files(project):
@@ -58,28 +59,32 @@ def test_the_typed_desired_state_is_built_from_the_files(project):
         "vault", {"mount": "secret", "url": "https://vault.acme.example"}, Location("keyform.yaml", 7, 1)
     )
     assert state.safety == Safety(0.0, "delete", ("users/data.manager@acme.example", "organization"))
-    assert state.organization == Organization(api_access=False)
-    assert state.roles == {
+    assert state.of("organization") == {"organization": Organization(api_access=False).attributes_dict()}
+    assert state.of("roles") == {
         "hr-reader": Role(
             "hr-reader",
             "Read employee master data",
             {"employees": ("read", "write"), "absences": ()},
             ("first_name", "email"),
-        )
+        ).attributes_dict()
     }
-    assert state.users["data.manager@acme.example"] == User(
-        email="Data.Manager@Acme.example",
-        first_name="Data",
-        last_name="Manager",
-        role="account_admin",
-        roles=("hr-reader",),
-        job_title="Integration",
-        default_folder="\\Acme",
-        api_key=ApiKey(enabled=False, rotate_after=timedelta(days=90)),
+    users = state.of("users")
+    assert (
+        users["data.manager@acme.example"]
+        == User(
+            email="Data.Manager@Acme.example",
+            first_name="Data",
+            last_name="Manager",
+            role="account_admin",
+            roles=("hr-reader",),
+            job_title="Integration",
+            default_folder="\\Acme",
+            api_key=ApiKey(enabled=False, rotate_after=timedelta(days=90)),
+        ).attributes_dict()
     )
-    assert state.users["plain@acme.example"].api_key == ApiKey(enabled=True, rotate_after=None)
-    assert state.users["untouched@acme.example"] == User("untouched@acme.example", "U", "V")
-    assert state.credentials == {
+    assert users["plain@acme.example"]["api_key_enabled"] is True
+    assert users["untouched@acme.example"] == User("untouched@acme.example", "U", "V").attributes_dict()
+    assert state.of("credentials") == {
         "payroll-sync": Credential(
             name="payroll-sync",
             integration="DATEV",
@@ -89,8 +94,16 @@ def test_the_typed_desired_state_is_built_from_the_files(project):
             attributes=("salary",),
             rotate_after=timedelta(days=180),
             rotation_overlap=timedelta(hours=24),
+        ).attributes_dict(),
+        "bare": Credential("bare").attributes_dict(),
+    }
+    # the secrets keyform manages: a disabled API key is left alone; every credential's secret is managed
+    assert state.secret_policies == {
+        "users/plain@acme.example": SecretPolicy(),
+        "credentials/payroll-sync": SecretPolicy(
+            rotate_after=timedelta(days=180), rotation_overlap=timedelta(hours=24)
         ),
-        "bare": Credential("bare"),
+        "credentials/bare": SecretPolicy(),
     }
     assert state.locations == {
         "organization": Location("keyform.yaml", 14, 1),
@@ -110,6 +123,6 @@ def test_defaults_when_sections_are_absent(project):
     state = project.load()
     assert state.secrets == PluginConfig("file", {"path": ".keyform/secrets.json"}, None)
     assert state.safety == Safety()
-    assert state.organization == Organization(api_access=None)
-    assert (state.roles, state.users, state.credentials, state.locations) == ({}, {}, {}, {})
+    assert state.of("organization") == {}
+    assert (state.of("roles"), state.of("users"), state.of("credentials"), state.locations) == ({}, {}, {}, {})
     assert list(state.resources()) == []

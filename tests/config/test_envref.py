@@ -149,7 +149,7 @@ def test_prefixes_and_references_in_comments_are_not_findings(project):
           r: {description: plain}
         """
     )
-    assert project.load().roles["r"].description == "plain"
+    assert project.load().of("roles")["r"]["description"] == "plain"
 
 
 def test_a_reference_outside_provider_is_found_beside_allowed_ones_in_a_flow_mapping(project):

@@ -10,8 +10,8 @@ def test_included_files_add_resources_located_in_their_own_file(project):
     project.write("access/a.yaml", ROLE.format(name="alpha") + "include: [deeper/*.yaml]\n")
     project.write("access/deeper/c.yaml", "users:\n  c@acme.example: {first_name: C, last_name: D}\n")
     state = project.load()
-    assert sorted(state.roles) == ["alpha", "beta"]
-    assert list(state.users) == ["c@acme.example"]
+    assert sorted(state.of("roles")) == ["alpha", "beta"]
+    assert list(state.of("users")) == ["c@acme.example"]
     assert state.locations["roles/beta"] == Location("access/b.yaml", 2, 3)
     assert state.locations["users/c@acme.example"] == Location("access/deeper/c.yaml", 2, 3)
 
@@ -41,7 +41,7 @@ def test_a_glob_matching_the_root_itself_is_a_cycle(project):
 def test_a_file_matched_by_two_patterns_is_loaded_once(project):
     project.write_root("include: [access/*.yaml, access/a.yaml]\n")
     project.write("access/a.yaml", ROLE.format(name="alpha"))
-    assert list(project.load().roles) == ["alpha"]
+    assert list(project.load().of("roles")) == ["alpha"]
 
 
 def test_included_files_may_hold_only_resource_sections(project):
@@ -145,7 +145,7 @@ def test_includes_outside_the_folder_load_when_the_runner_allows_it(tmp_path, mo
     project = Project(tmp_path / "repo")
     project.write_root("include: ['../shared/*.yaml']\n")
     state = project.load(environ={**ENV, "KEYFORM_ALLOW_INCLUDE_OUTSIDE": "1"})
-    assert list(state.roles) == ["alpha"]
+    assert list(state.of("roles")) == ["alpha"]
 
 
 def test_validate_of_an_include_of_system_files_prints_nothing_of_them(tmp_path, monkeypatch):

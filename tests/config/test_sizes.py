@@ -23,7 +23,7 @@ def test_an_included_file_over_the_limit_names_the_limit_and_how_to_raise_it(pro
 def test_max_file_size_in_the_root_file_raises_the_limit_for_included_files(project):
     project.write_root("max_file_size: 6MiB\ninclude: [big.yaml]\n")
     roles_file(project, "big.yaml", BIG)
-    assert list(project.load().roles) == ["alpha"]
+    assert list(project.load().of("roles")) == ["alpha"]
 
 
 def test_the_root_file_over_the_limit_says_only_the_environment_can_raise_it(project):
@@ -34,7 +34,7 @@ def test_the_root_file_over_the_limit_says_only_the_environment_can_raise_it(pro
         " e.g. KEYFORM_MAX_FILE_SIZE=20MiB"
     ]
     state = project.load(environ={**ENV, "KEYFORM_MAX_FILE_SIZE": "6MiB"})
-    assert list(state.roles) == ["alpha"]
+    assert list(state.of("roles")) == ["alpha"]
 
 
 def test_a_bad_size_is_refused_where_it_is_written(project):

@@ -72,3 +72,16 @@ def test_validate_refuses_a_shell_variable_as_url_and_no_env_skips_only_referenc
     refused = CliRunner().invoke(main, ["validate"])
     assert refused.exit_code == 1
     assert "resolves to a value where it contains a space, newline or control character" in refused.stderr
+
+
+def test_every_url_option_of_any_provider_is_checked(tmp_path):
+    (tmp_path / "keyform.yaml").write_text(
+        "version: 1\nprovider:\n  type: other\n  auth_url: keystone.example.com/v3\n  api_url: https://ok.example.com\n"
+    )
+    result = CliRunner().invoke(main, ["-C", str(tmp_path), "validate"])
+    assert result.exit_code == 1
+    assert (
+        "keyform.yaml:4:13: provider.auth_url: expected an http(s) URL like https://keyform.example.com,"
+        " got 'keystone.example.com/v3' (it has no scheme (http:// or https://))"
+    ) in result.output
+    assert "api_url" not in result.output

@@ -1,5 +1,5 @@
-from keyform.model import Role
 from keyform.plan.build import make_plan
+from keyform.providers.keyform.model import Role
 from tests.fakes import NOW, FakeProvider, live, state
 
 READER = Role("reader", "Reads", {"employees": ("read",)}, ("first_name",))

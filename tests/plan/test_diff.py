@@ -1,9 +1,9 @@
 from datetime import timedelta
 
-from keyform.model import ApiKey, Credential, Organization, Role, Safety, User
-from keyform.plan.changes import Action
+from keyform.contract import Action, SecretInfo
+from keyform.model import Safety
 from keyform.plan.diff import diff
-from keyform.providers.base import SecretInfo
+from keyform.providers.keyform.model import ApiKey, Credential, Organization, Role, User
 from tests.fakes import NOW, FakeProvider, live, state
 
 KINDS = FakeProvider.kinds

@@ -1,8 +1,9 @@
 import pytest
 
+from keyform.contract import Action, Change, Risk, RiskCategory
 from keyform.errors import KeyformError
-from keyform.plan.changes import Action, Change, Risk, RiskCategory
-from keyform.plan.plan import Plan
+from keyform.plan.plan import ApplyOrder, Plan
+from tests.fakes import FakeProvider
 
 
 def test_order_roles_first_identities_next_role_deletes_after_identities_api_access_off_last():
@@ -15,7 +16,8 @@ def test_order_roles_first_identities_next_role_deletes_after_identities_api_acc
         Change(Action.UPDATE, "users/a@x.example", {}, {}),
         Change(Action.ROTATE, "users/a@x.example"),
     ]
-    order = [(c.action.value, c.address) for c in Plan.from_changes(changes).changes]
+    ordered = Plan.from_changes(changes, order=ApplyOrder.of(FakeProvider())).changes
+    order = [(c.action.value, c.address) for c in ordered]
     assert order == [
         ("create", "roles/new"),
         ("update", "users/a@x.example"),

@@ -2,7 +2,7 @@ import json
 
 import click
 
-from keyform.plan.changes import Action, Change, Risk, RiskCategory
+from keyform.contract import Action, Change, Risk, RiskCategory
 from keyform.plan.plan import Plan
 from keyform.plan.render_json import render_json
 from keyform.plan.render_markdown import render_markdown

@@ -1,14 +1,17 @@
-from keyform.catalog import REFERENCE_CATALOG
-from keyform.model import Role, User
-from keyform.plan.changes import Action, Change, RiskCategory
-from keyform.plan.risks import RoleBook, assess
+from keyform.contract import Action, Change, RiskCategory
+from keyform.plan.risks import Sides, assess
+from keyform.providers.keyform import KeyformProvider
+from keyform.providers.keyform.model import Role, User
 
 READER = Role("reader", "", {"employees": ("read",)}, ("first_name",)).attributes_dict()
 PAYROLL = Role("payroll", "", {"employees": ("read", "write")}, ("salary",)).attributes_dict()
 
 
+PROVIDER = KeyformProvider({"url": "http://127.0.0.1:9", "token": "t"})  # never connects here
+
+
 def risks_of(change, book=None, holders=None):
-    [risks] = assess([change], book or RoleBook({}, {}), REFERENCE_CATALOG, holders or {})
+    [risks] = assess([change], PROVIDER, book or Sides({}, {}), holders or {})
     return [(r.category, r.message) for r in risks]
 
 
@@ -28,14 +31,14 @@ def test_new_write_and_sensitive_attribute_are_escalations_but_read_is_not():
 
 
 def test_attaching_a_role_resolves_what_the_role_grants():
-    book = RoleBook({"payroll": PAYROLL}, {"payroll": PAYROLL})
+    book = Sides({"roles/payroll": PAYROLL}, {"roles/payroll": PAYROLL})
     risks = risks_of(Change(Action.UPDATE, "users/a@x.example", user(), user(roles=["payroll"])), book)
     assert (RiskCategory.ESCALATION, "users/a@x.example gains attribute:salary, employees:write") in risks
 
 
 def test_role_update_names_who_holds_the_role():
     after = {**READER, "permissions": {"employees": ["read", "write"]}}
-    holders = {"reader": ["users/a@x.example", "credentials/sync"]}
+    holders = {"roles/reader": ["users/a@x.example", "credentials/sync"]}
     risks = risks_of(Change(Action.UPDATE, "roles/reader", READER, after), holders=holders)
     assert risks == [
         (RiskCategory.ESCALATION, "roles/reader (held by 2: users/a@x.example, credentials/sync) gains employees:write")

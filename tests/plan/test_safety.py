@@ -1,11 +1,13 @@
 import pytest
 
+from keyform.contract import Action, Change
 from keyform.errors import UnsafePlanError
 from keyform.model import Safety
-from keyform.plan.changes import Action, Change
 from keyform.plan.plan import Plan
 from keyform.plan.safety import check_safety
-from tests.fakes import live
+from tests.fakes import FakeProvider, live
+
+PROVIDER = FakeProvider()
 
 OWNER = {"role": "account_owner", "archived": False, "api_key_enabled": True}
 
@@ -22,19 +24,23 @@ def test_deleting_more_than_the_fraction_of_a_kind_is_refused_with_the_numbers()
     with pytest.raises(
         UnsafePlanError, match=r"would delete 3 of 10 managed credentials \(30%\), over safety.max_delete_fraction 25%"
     ):
-        check_safety(deletes(3), creds(10), Safety(), identity=None, allow_unsafe=False)
-    check_safety(deletes(2), creds(10), Safety(), identity=None, allow_unsafe=False)  # 20% is fine
-    check_safety(deletes(3), creds(9), Safety(), identity=None, allow_unsafe=False)  # small kinds are exempt
+        check_safety(deletes(3), creds(10), Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)
+    check_safety(deletes(2), creds(10), Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)  # 20% is fine
+    check_safety(
+        deletes(3), creds(9), Safety(), provider=PROVIDER, identity=None, allow_unsafe=False
+    )  # small kinds are exempt
 
 
 def test_allow_unsafe_overrides_thresholds():
-    check_safety(deletes(5), creds(10), Safety(), identity=None, allow_unsafe=True)
+    check_safety(deletes(5), creds(10), Safety(), provider=PROVIDER, identity=None, allow_unsafe=True)
 
 
 def test_protected_address_cannot_be_deleted_or_disabled():
     plan = Plan.from_changes([Change(Action.UPDATE, "credentials/c1", {"enabled": True}, {"enabled": False})])
     with pytest.raises(UnsafePlanError, match=r"protected credentials/c1 would be disabled.*--allow-unsafe"):
-        check_safety(plan, creds(2), Safety(protect=("credentials/c1",)), identity=None, allow_unsafe=False)
+        check_safety(
+            plan, creds(2), Safety(protect=("credentials/c1",)), provider=PROVIDER, identity=None, allow_unsafe=False
+        )
 
 
 def test_own_identity_is_never_weakened_even_with_allow_unsafe():
@@ -42,17 +48,17 @@ def test_own_identity_is_never_weakened_even_with_allow_unsafe():
     live_state = {me: live(me, OWNER), "users/o2@x.example": live("users/o2@x.example", OWNER)}
     plan = Plan.from_changes([Change(Action.UPDATE, me, {"role": "account_owner"}, {"role": "standard"})])
     with pytest.raises(UnsafePlanError, match=f"{me} is the identity keyform is running as and would be demoted"):
-        check_safety(plan, live_state, Safety(), identity=me, allow_unsafe=True)
+        check_safety(plan, live_state, Safety(), provider=PROVIDER, identity=me, allow_unsafe=True)
     rotate = Plan.from_changes([Change(Action.ROTATE, me, details={"phase": "immediate"})])
     with pytest.raises(UnsafePlanError, match="would be given a new API key"):
-        check_safety(rotate, live_state, Safety(), identity=me, allow_unsafe=True)
+        check_safety(rotate, live_state, Safety(), provider=PROVIDER, identity=me, allow_unsafe=True)
 
 
 def test_organisation_is_never_left_without_an_owner():
     only = "users/o@x.example"
     plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
     with pytest.raises(UnsafePlanError, match="left without an active Account Owner"):
-        check_safety(plan, {only: live(only, OWNER)}, Safety(), identity=None, allow_unsafe=True)
+        check_safety(plan, {only: live(only, OWNER)}, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True)
 
 
 def test_owner_count_follows_every_change_to_owners():
@@ -61,18 +67,26 @@ def test_owner_count_follows_every_change_to_owners():
     archive_first = Change(Action.UPDATE, first, OWNER, {**OWNER, "archived": True})
     delete_second = Change(Action.DELETE, second, OWNER, None)
     promote_other = Change(Action.UPDATE, other, {"role": "standard"}, {"role": "account_owner"})
-    check_safety(Plan.from_changes([archive_first]), live_state, Safety(), identity=None, allow_unsafe=True)
+    check_safety(
+        Plan.from_changes([archive_first]), live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True
+    )
     with pytest.raises(UnsafePlanError, match="left without an active Account Owner"):
         check_safety(
-            Plan.from_changes([archive_first, delete_second]), live_state, Safety(), identity=None, allow_unsafe=True
+            Plan.from_changes([archive_first, delete_second]),
+            live_state,
+            Safety(),
+            provider=PROVIDER,
+            identity=None,
+            allow_unsafe=True,
         )
     both_and_promotion = Plan.from_changes([archive_first, delete_second, promote_other])
-    check_safety(both_and_promotion, live_state, Safety(), identity=None, allow_unsafe=True)
+    check_safety(both_and_promotion, live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True)
     new_owner = Change(Action.CREATE, "users/n@x.example", None, OWNER)
     check_safety(
         Plan.from_changes([archive_first, delete_second, new_owner]),
         live_state,
         Safety(),
+        provider=PROVIDER,
         identity=None,
         allow_unsafe=True,
     )
@@ -82,7 +96,7 @@ def test_an_invariant_alone_does_not_suggest_allow_unsafe():
     only = "users/o@x.example"
     plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
     with pytest.raises(UnsafePlanError) as caught:
-        check_safety(plan, {only: live(only, OWNER)}, Safety(), identity=None, allow_unsafe=False)
+        check_safety(plan, {only: live(only, OWNER)}, Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)
     assert str(caught.value) == (
         "unsafe plan: the organisation would be left without an active Account Owner"
         " (--allow-unsafe does not override this)"
@@ -93,7 +107,14 @@ def test_a_threshold_and_an_invariant_together_say_allow_unsafe_overrides_only_t
     owner = "users/o@x.example"
     plan = Plan.from_changes([*deletes(3).changes, Change(Action.UPDATE, owner, OWNER, {**OWNER, "archived": True})])
     with pytest.raises(UnsafePlanError) as caught:
-        check_safety(plan, {**creds(10), owner: live(owner, OWNER)}, Safety(), identity=None, allow_unsafe=False)
+        check_safety(
+            plan,
+            {**creds(10), owner: live(owner, OWNER)},
+            Safety(),
+            provider=PROVIDER,
+            identity=None,
+            allow_unsafe=False,
+        )
     assert str(caught.value) == (
         "unsafe plan: would delete 3 of 10 managed credentials (30%), over safety.max_delete_fraction 25%;"
         " the organisation would be left without an active Account Owner"
@@ -115,10 +136,10 @@ def test_deleting_a_role_is_fine_when_the_plan_takes_it_from_every_holder():
             Change(Action.DELETE, "credentials/c", {"roles": ["r"]}),
         ]
     )
-    check_safety(plan, live_state, Safety(), identity=None, allow_unsafe=False)
+    check_safety(plan, live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)
     with pytest.raises(
         UnsafePlanError,
         match=r"roles/r would be deleted but is still held by credentials/c and users/u@x.example, .* from them first",
     ):
         only_role = Plan.from_changes([Change(Action.DELETE, role, {"description": ""})])
-        check_safety(only_role, live_state, Safety(), identity=None, allow_unsafe=True)
+        check_safety(only_role, live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True)

@@ -4,10 +4,9 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
+from keyform.contract import Action, Change, StaleChangeError
 from keyform.errors import ProviderError
-from keyform.plan.changes import Action, Change
-from keyform.providers.base import StaleChangeError
-from keyform.providers.keyform_api import KeyformProvider
+from keyform.providers.keyform import KeyformProvider
 
 URL = "http://api.test"
 TOKEN = "kfk_" + "t" * 40

@@ -6,7 +6,7 @@ import pytest
 
 from keyform.errors import ProviderError
 from keyform.model import PluginConfig
-from keyform.providers.keyform_api import KeyformProvider
+from keyform.providers.keyform import KeyformProvider
 from keyform.providers.registry import GROUP, available_providers, is_installed, load_provider
 from tests.fakes import FakeProvider
 

@@ -10,9 +10,9 @@ import pyrage
 import pytest
 from pyrage import ssh, x25519
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
 from keyform.model import PluginConfig
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets import make_sink
 from keyform.secrets.age_sink import AgeSink
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
 from keyform.model import PluginConfig
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets import make_sink
 from keyform.secrets.command_sink import CommandSink
 

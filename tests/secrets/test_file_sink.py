@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets.file_sink import FileSink
 from tests.fakes import break_fsync
 

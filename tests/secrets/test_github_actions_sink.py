@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
 from keyform.model import PluginConfig
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets import make_sink
 from keyform.secrets.github_actions_sink import GithubActionsSink, escape_data, output_name
 

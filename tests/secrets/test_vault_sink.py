@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import responses
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
 from keyform.model import PluginConfig
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets import make_sink
 from keyform.secrets.vault_sink import VaultSink
 

@@ -30,24 +30,26 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         for problem in error.problems:
             options.echo(str(problem), err=True)
         sys.exit(1)
-    counts = ", ".join(
-        _count(len(items), noun)
-        for items, noun in (
-            (state.roles, "role"),
-            (state.users, "user"),
-            (state.credentials, "credential"),
-        )
-    )
+    counts = ", ".join(_count(len(state.of(kind.name)), kind.noun) for kind in state.kinds if not kind.singleton)
     options.echo(f"{display_path(root)}: valid ({counts})")
 
 
 @click.command()
+@click.option(
+    "--provider",
+    "provider_type",
+    default="keyform",
+    show_default=True,
+    help="The provider.type whose kinds the schema describes.",
+)
 @click.pass_obj
-def schema(options: GlobalOptions) -> None:
+def schema(options: GlobalOptions, provider_type: str) -> None:
     """Print the JSON Schema (draft 2020-12) of keyform.yaml, for editors and CI."""
     from keyform.config import schema_document
+    from keyform.providers.registry import provider_class
 
-    options.echo(json.dumps(schema_document(), indent=2, ensure_ascii=False))
+    provider_class(provider_type)  # an unknown type is an error naming the known ones
+    options.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
 
 
 def _count(number: int, noun: str) -> str:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from keyform.config.document import DataPath, Document
 from keyform.config.durations import parse_duration
 from keyform.config.merge import address
+from keyform.contract import Kind
 from keyform.errors import Location
-from keyform.model import (
-    ACCESS_LEVELS,
-    ApiKey,
-    Credential,
-    DesiredState,
-    Organization,
-    PluginConfig,
-    Role,
-    Safety,
-    User,
-)
+from keyform.model import DesiredState, PluginConfig, Safety, SecretPolicy
 
 DEFAULT_SECRETS = {"type": "file", "path": ".keyform/secrets.json"}
 SINK_DEFAULTS = {"vault": {"mount": "secret"}}
@@ -31,26 +23,75 @@ def build_state(
     provider: Mapping[str, Any],
     secrets: Mapping[str, Any] | None,
     root: Path,
+    kinds: Sequence[Kind],
 ) -> DesiredState:
     """The DesiredState of `merged` (already valid), with `provider`/`secrets` options resolved."""
     data = merged.data
     secrets = dict(secrets or DEFAULT_SECRETS)
     secrets = {**SINK_DEFAULTS.get(secrets["type"], {}), **secrets}
-    paths: dict[str, DataPath] = {"organization": ("organization",)} if "organization" in data else {}
-    for section in ("roles", "users", "credentials"):
-        for name in data.get(section, {}):
-            paths[address(section, name)] = (section, name)
+    declared, policies, paths = build_resources(kinds, data)
     return DesiredState(
         provider=_plugin(provider, merged, "provider"),
         secrets=_plugin(secrets, merged, "secrets"),
-        safety=_safety(data.get("safety", {})),
-        organization=Organization(api_access=data.get("organization", {}).get("api_access")),
-        roles={name: _role(name, spec) for name, spec in data.get("roles", {}).items()},
-        users={email.lower(): _user(email, spec) for email, spec in data.get("users", {}).items()},
-        credentials={name: _credential(name, spec) for name, spec in data.get("credentials", {}).items()},
+        safety=_safety(data.get("safety", {}), kinds),
+        kinds=tuple(kinds),
+        declared=declared,
+        secret_policies=policies,
         locations=DefinedAt(merged, paths),
         root=str(root.resolve()),
     )
+
+
+def build_resources(
+    kinds: Sequence[Kind], data: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, SecretPolicy], dict[str, DataPath]]:
+    """Kind -> key -> canonical attributes of every resource in `data` (valid, merged), each
+    managed secret's policy by address, and where each address is written."""
+    declared: dict[str, dict[str, Any]] = {}
+    policies: dict[str, SecretPolicy] = {}
+    paths: dict[str, DataPath] = {}
+    for kind in kinds:
+        section = data.get(kind.name)
+        if section is None:
+            continue
+        if kind.singleton:
+            declared[kind.name] = {kind.name: kind.canonical(section)}
+            paths[kind.name] = (kind.name,)
+            continue
+        canonical, key, entries = kind.canonical, kind.key, {}
+        for name, spec in section.items():
+            entries[key(name)] = canonical(spec)
+        declared[kind.name] = entries
+        prefix = kind.name + "/"
+        for name in section:
+            paths[prefix + key(name)] = (kind.name, name)
+        if kind.secret is not None:
+            for name, spec in section.items():
+                policy = secret_policy(kind, spec)
+                if policy is not None:
+                    policies[prefix + key(name)] = policy
+    return declared, policies, paths
+
+
+_NO_POLICY = SecretPolicy()
+
+
+def secret_policy(kind: Kind, spec: Mapping[str, Any]) -> SecretPolicy | None:
+    """The policy of the secret `spec` declares, or None when keyform leaves its secret alone."""
+    secret = kind.secret
+    if secret is None:
+        return None
+    settings: Any = spec
+    for part in secret.policy_path:
+        settings = settings.get(part) if isinstance(settings, Mapping) else None
+    if settings is None:
+        return None if secret.optional else _NO_POLICY
+    if secret.optional and settings.get("enabled", True) is False:
+        return None
+    rotate_after, overlap = settings.get("rotate_after"), settings.get("rotation_overlap")
+    if rotate_after is None and overlap is None:
+        return _NO_POLICY
+    return SecretPolicy(rotate_after=_duration(rotate_after), rotation_overlap=_duration(overlap))
 
 
 class DefinedAt(Mapping[str, Location]):
@@ -76,11 +117,11 @@ def _plugin(options: Mapping[str, Any], merged: Document, section: str) -> Plugi
     return PluginConfig(type=options["type"], options=rest, location=location)
 
 
-def _safety(spec: Mapping[str, Any]) -> Safety:
+def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
     protect = []
     for entry in spec.get("protect", []):
         section, _, name = entry.partition("/")
-        protect.append(address(section, name) if name else entry)
+        protect.append(address(kinds, section, name) if name else entry)
     return Safety(
         max_delete_fraction=float(spec.get("max_delete_fraction", Safety.max_delete_fraction)),
         unmanaged=spec.get("unmanaged", Safety.unmanaged),
@@ -88,52 +129,5 @@ def _safety(spec: Mapping[str, Any]) -> Safety:
     )
 
 
-def _permissions(spec: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    return {module: tuple(level for level in ACCESS_LEVELS if level in levels) for module, levels in spec.items()}
-
-
-def _duration(text: str | None):
+def _duration(text: str | None) -> timedelta | None:
     return None if text is None else parse_duration(text)
-
-
-def _role(name: str, spec: Mapping[str, Any]) -> Role:
-    return Role(
-        name=name,
-        description=spec.get("description", ""),
-        permissions=_permissions(spec.get("permissions", {})),
-        attributes=tuple(spec.get("attributes", ())),
-    )
-
-
-def _user(email: str, spec: Mapping[str, Any]) -> User:
-    api_key = spec.get("api_key")
-    return User(
-        email=email,
-        first_name=spec["first_name"],
-        last_name=spec["last_name"],
-        role=spec.get("role", "standard"),
-        roles=tuple(spec.get("roles", ())),
-        job_title=spec.get("job_title", ""),
-        default_folder=spec.get("default_folder", ""),
-        cognitive_access=spec.get("cognitive_access", False),
-        archived=spec.get("archived", False),
-        api_key=None
-        if api_key is None
-        else ApiKey(
-            enabled=api_key.get("enabled", True),
-            rotate_after=_duration(api_key.get("rotate_after")),
-        ),
-    )
-
-
-def _credential(name: str, spec: Mapping[str, Any]) -> Credential:
-    return Credential(
-        name=name,
-        integration=spec.get("integration", ""),
-        enabled=spec.get("enabled", True),
-        roles=tuple(spec.get("roles", ())),
-        permissions=_permissions(spec.get("permissions", {})),
-        attributes=tuple(spec.get("attributes", ())),
-        rotate_after=_duration(spec.get("rotate_after")),
-        rotation_overlap=_duration(spec.get("rotation_overlap")),
-    )

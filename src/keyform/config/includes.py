@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from keyform.config.yaml_loader import load_file
 from keyform.errors import Problem
 
 ROOT_CONTENT = "version: 1"
-INCLUDED_CONTENT = "roles, users, credentials, organization or include"
+INCLUDED_CONTENT = "resource sections or include"  # what the provider's kinds are not known yet
 MAX_INCLUDE_DEPTH = 32
 ALLOW_OUTSIDE = "KEYFORM_ALLOW_INCLUDE_OUTSIDE"
 _ROOT_RAISE = f"raise the limit (for every file) with the environment variable {ENV_NAME}, e.g. {ENV_NAME}=20MiB"
@@ -33,6 +34,7 @@ class Tree:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     complete: bool = True  # False when a file could not be loaded or an include matched nothing
+    included_content: str = INCLUDED_CONTENT  # what an included file may hold, for messages
 
 
 @dataclass
@@ -43,17 +45,25 @@ class _Walk:
     confined_to: Path | None
     root_max_bytes: int
     included_max_bytes: int
+    describe: Callable[[Document], str] | None = None  # from the root: what an included file may hold
 
 
-def load_tree(root: Path, *, allow_outside: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> Tree:
+def load_tree(
+    root: Path,
+    included_content: Callable[[Document], str] | None = None,
+    *,
+    allow_outside: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Tree:
     """Load `root` and, depth first in sorted order, every file it includes (each file once).
 
     Unless `allow_outside`, an include that matches a file outside the root file's folder is an
     error at the include entry, and that file is not read. Files over `max_bytes` are refused;
-    the root's `max_file_size:` can raise that for the included files.
+    the root's `max_file_size:` can raise that for the included files. `included_content` says,
+    from the root, what an included file may hold (the provider's kinds), for messages.
     """
     tree = Tree()
-    walk = _Walk(None if allow_outside else root.resolve().parent, max_bytes, max_bytes)
+    walk = _Walk(None if allow_outside else root.resolve().parent, max_bytes, max_bytes, included_content)
     _load(root, tree, walk, chain=(), loaded=set())
     return tree
 
@@ -63,7 +73,7 @@ def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loade
     document, problems = load_file(
         path,
         display_path(path),
-        what=ROOT_CONTENT if is_root else INCLUDED_CONTENT,
+        what=ROOT_CONTENT if is_root else tree.included_content,
         max_bytes=walk.root_max_bytes if is_root else walk.included_max_bytes,
         raise_limit=_ROOT_RAISE if is_root else _INCLUDED_RAISE,
     )
@@ -75,6 +85,8 @@ def _load(path: Path, tree: Tree, walk: _Walk, *, chain: tuple[Path, ...], loade
     tree.documents.append(document)
     if is_root:
         walk.included_max_bytes = max(walk.root_max_bytes, _setting(document.data.get("max_file_size")))
+        if walk.describe is not None:
+            tree.included_content = walk.describe(document)
     resolved = path.resolve()
     loaded.add(resolved)
     patterns = document.data.get("include")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from keyform.config.document import Document, MergedDocument
 from keyform.config.hints import printable
+from keyform.contract import Kind, kind_of
 from keyform.errors import Problem
 
-RESOURCE_SECTIONS = ("roles", "users", "credentials")
-MERGED_SECTIONS = (*RESOURCE_SECTIONS, "organization", "include")
+
+def address(kinds: Sequence[Kind], section: str, name: str) -> str:
+    """The address of a resource: `KIND/NAME`, the name keyed as its kind says (emails lowercased)."""
+    kind = kind_of(kinds, section)
+    return f"{section}/{kind.key(name) if kind is not None else name}"
 
 
-def address(section: str, name: str) -> str:
-    """The address of a resource: `roles/NAME`, `users/EMAIL` (lowercased), `credentials/NAME`."""
-    return f"{section}/{name.lower() if section == 'users' else name}"
-
-
-def merge(documents: list[Document]) -> tuple[MergedDocument, list[Problem]]:
+def merge(documents: list[Document], kinds: Sequence[Kind]) -> tuple[MergedDocument, list[Problem]]:
     """One document holding the root's settings and every file's resources (first definition
-    wins); a problem for each resource or `organization` defined twice."""
+    wins); a problem for each resource or singleton defined twice."""
+    sections = {kind.name for kind in kinds} | {"include"}
     root = documents[0]
     merged = MergedDocument(path=root.path, display=root.display, data={}, is_root=True, origins={(): root})
     problems: list[Problem] = []
@@ -27,34 +29,58 @@ def merge(documents: list[Document]) -> tuple[MergedDocument, list[Problem]]:
             continue
         if document.is_root:
             for key, value in document.data.items():
-                if key not in MERGED_SECTIONS:
+                if key not in sections:
                     merged.data[key] = value
                     merged.origins[(key,)] = document
-        if "organization" in document.data:
-            if "organization" in defined:
-                first = defined["organization"][0].key_location(("organization",))
-                at = document.key_location(("organization",))
-                problems.append(Problem(at, f"organization is already defined at {first}"))
+        for kind in kinds:
+            if kind.singleton:
+                _merge_singleton(kind.name, document, merged, defined, problems)
             else:
-                defined["organization"] = (document, "organization")
-                merged.data["organization"] = document.data["organization"]
-                merged.origins[("organization",)] = document
-        for section in RESOURCE_SECTIONS:
-            resources = document.data.get(section)
-            if not isinstance(resources, dict):
-                continue
-            target = merged.data.setdefault(section, {})
-            merged.origins.setdefault((section,), document)
-            for name, value in resources.items():
-                where = address(section, name)
-                if where in defined:
-                    first_document, first_name = defined[where]
-                    first = first_document.key_location((section, first_name))
-                    note = " (emails are compared case-insensitively)" if first_name != name else ""
-                    at = document.key_location((section, name))
-                    problems.append(Problem(at, f"{printable(where)} is already defined at {first}{note}"))
-                    continue
-                defined[where] = (document, name)
-                target[name] = value
-                merged.origins[(section, name)] = document
+                _merge_section(kind, document, merged, defined, problems)
     return merged, problems
+
+
+def _merge_singleton(
+    name: str,
+    document: Document,
+    merged: MergedDocument,
+    defined: dict[str, tuple[Document, str]],
+    problems: list[Problem],
+) -> None:
+    if name not in document.data:
+        return
+    if name in defined:
+        first = defined[name][0].key_location((name,))
+        at = document.key_location((name,))
+        problems.append(Problem(at, f"{name} is already defined at {first}"))
+        return
+    defined[name] = (document, name)
+    merged.data[name] = document.data[name]
+    merged.origins[(name,)] = document
+
+
+def _merge_section(
+    kind: Kind,
+    document: Document,
+    merged: MergedDocument,
+    defined: dict[str, tuple[Document, str]],
+    problems: list[Problem],
+) -> None:
+    section = kind.name
+    resources = document.data.get(section)
+    if not isinstance(resources, dict):
+        return
+    target = merged.data.setdefault(section, {})
+    merged.origins.setdefault((section,), document)
+    for name, value in resources.items():
+        where = f"{section}/{kind.key(name)}"
+        if where in defined:
+            first_document, first_name = defined[where]
+            first = first_document.key_location((section, first_name))
+            note = f" ({kind.key_note})" if first_name != name and kind.key_note else ""
+            at = document.key_location((section, name))
+            problems.append(Problem(at, f"{printable(where)} is already defined at {first}{note}"))
+            continue
+        defined[where] = (document, name)
+        target[name] = value
+        merged.origins[(section, name)] = document

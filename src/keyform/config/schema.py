@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -12,26 +13,19 @@ import jsonschema_rs
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.hints import did_you_mean, one_of, quote
 from keyform.config.sizes import SIZE_PATTERN
-from keyform.errors import Problem
+from keyform.contract import Kind, Provider
+from keyform.errors import KeyformError, Problem
 
 if TYPE_CHECKING:
     import jsonschema
 
-NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,62}$"
-EMAIL_PATTERN = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"
 DURATION_PATTERN = "^[0-9]+[smhdw]$"
-ADDRESS_PATTERN = "^(organization|(roles|users|credentials)/[^/\\s]+)$"
 ENVREF_PATTERN = "^\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\}$"
-
-INCLUDED_SECTIONS = ("roles", "users", "credentials", "organization", "include")
+DEFAULT_PROVIDER = "keyform"  # the built-in provider: `keyform schema` outside a project, and tests
 
 _PATTERN_HINTS = {
-    NAME_PATTERN: "is not a valid name: use up to 63 lowercase letters, digits, '.', '_' or '-',"
-    " starting with a letter or digit",
-    EMAIL_PATTERN: "is not an email address",
     DURATION_PATTERN: "is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 90d",
     SIZE_PATTERN: "is not a size: use a whole number and KiB, MiB or GiB, e.g. 20MiB",
-    ADDRESS_PATTERN: "is not an address: use users/EMAIL, roles/NAME, credentials/NAME or organization",
 }
 _KINDS = {
     "object": "a mapping",
@@ -55,14 +49,94 @@ def _schema_text() -> str:
     return (files("keyform") / "schemas" / "keyform.schema.json").read_text(encoding="utf-8")
 
 
-def schema_document() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a root desired-state file, as a fresh dict."""
-    return json.loads(_schema_text())
+@functools.cache
+def _provider(provider_type: str) -> type[Provider] | None:
+    from keyform.providers.registry import provider_class
+
+    try:
+        return provider_class(provider_type)
+    except KeyformError:
+        return None
 
 
-def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+def provider_kinds(provider_type: str) -> tuple[Kind, ...] | None:
+    """The kinds `provider.type: provider_type` declares; None when no such provider loads
+    (the semantic checks say why, and every other section is then left unchecked)."""
+    provider = _provider(provider_type)
+    return tuple(provider.kinds) if provider is not None else None
+
+
+def sections(kinds: Sequence[Kind]) -> list[Kind]:
+    """The kinds in the order messages list them: named kinds first, singletons last."""
+    return [kind for kind in kinds if not kind.singleton] + [kind for kind in kinds if kind.singleton]
+
+
+def address_forms(kinds: Sequence[Kind]) -> list[str]:
+    """How each kind's addresses are written (`users/EMAIL`, `roles/NAME`, `organization`)."""
+    named = [kind for kind in kinds if not kind.singleton]
+    named.sort(key=lambda kind: kind.placeholder == "NAME")  # stable: kinds with a special placeholder first
+    return [f"{kind.name}/{kind.placeholder}" for kind in named] + [kind.name for kind in kinds if kind.singleton]
+
+
+def address_pattern(kinds: Sequence[Kind]) -> str:
+    singles = "|".join(kind.name for kind in kinds if kind.singleton)
+    named = "|".join(kind.name for kind in kinds if not kind.singleton)
+    alternatives = [part for part in (singles, f"({named})/[^/\\s]+" if named else "") if part]
+    return f"^({'|'.join(alternatives)})$"
+
+
+def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a root desired-state file for `provider_type`, assembled
+    from its kinds, as a fresh dict."""
+    schema = json.loads(_schema_text())
+    provider = _provider(provider_type)
+    options = provider.options_schema() if provider is not None else None
+    if options is not None:
+        section = schema["$defs"]["provider"]
+        section["if"] = {"properties": {"type": {"const": provider_type}}, "required": ["type"]}
+        section["then"] = dict(options)
+    kinds = provider_kinds(provider_type)
+    if kinds is None:
+        schema["additionalProperties"] = True  # an unknown provider's sections can't be checked
+        schema["$defs"]["includedFile"] = {"type": "object", "description": "A file named by include."}
+        return schema
+    defs, properties = schema["$defs"], schema["properties"]
+    listed = sections(kinds)
+    names = ", ".join(kind.name for kind in listed[:-1]) + f" or {listed[-1].name}" if listed else "nothing"
+    defs["include"]["description"] = f"More files (glob patterns, relative to this file) holding {names}."
+    forms = address_forms(kinds)
+    protect = defs["safety"]["properties"]["protect"]
+    protect["items"]["pattern"] = address_pattern(kinds)
+    protect["description"] = f"Addresses ({', '.join(forms)}) never deleted, disabled or demoted."
+    for kind in kinds:
+        properties[kind.name] = {"$ref": f"#/$defs/{kind.name}"}
+        if kind.singleton:
+            defs[kind.name] = dict(kind.schema)
+            continue
+        defs[kind.name] = {
+            "type": "object",
+            "description": kind.description,
+            **({"propertyNames": dict(kind.names)} if kind.names else {}),
+            "additionalProperties": {"$ref": f"#/$defs/{kind.name}.item"},
+        }
+        defs[f"{kind.name}.item"] = dict(kind.schema)
+    held = ", ".join(kind.name for kind in listed)
+    defs["includedFile"] = {
+        "type": "object",
+        "description": f"A file named by include: may hold {held} and include only.",
+        "additionalProperties": False,
+        "properties": {
+            **{k.name: {"$ref": f"#/$defs/{k.name}"} for k in listed},
+            "include": {"$ref": "#/$defs/include"},
+        },
+    }
+    return schema
+
+
+@functools.cache
+def _schemas(provider_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The root file's schema and the included files' schema."""
-    schema = schema_document()
+    schema = schema_document(provider_type)
     included = {
         "$schema": schema["$schema"],
         "$ref": "#/$defs/includedFile",
@@ -72,39 +146,56 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @functools.cache
-def _validators() -> tuple[jsonschema.Draft202012Validator, jsonschema.Draft202012Validator]:
+def _validators(
+    provider_type: str = DEFAULT_PROVIDER,
+) -> tuple[jsonschema.Draft202012Validator, jsonschema.Draft202012Validator]:
     import jsonschema  # only an invalid file needs its messages
 
-    root, included = _schemas()
+    root, included = _schemas(provider_type)
     return jsonschema.Draft202012Validator(root), jsonschema.Draft202012Validator(included)
 
 
 @functools.cache
-def _fast_validators() -> tuple[Any, Any]:
+def _fast_validators(provider_type: str = DEFAULT_PROVIDER) -> tuple[Any, Any]:
     """Compiled (Rust) validators of the same schemas: a yes/no answer ~100x faster."""
-    root, included = _schemas()
+    root, included = _schemas(provider_type)
     return jsonschema_rs.validator_for(root), jsonschema_rs.validator_for(included)
 
 
-def validate_document(document: Document) -> list[Problem]:
+@functools.cache
+def _hints(provider_type: str) -> dict[str, str]:
+    """Pattern -> what a value that breaks it is not."""
+    hints = dict(_PATTERN_HINTS)
+    kinds = provider_kinds(provider_type) or ()
+    for kind in kinds:
+        pattern = kind.names.get("pattern")
+        if pattern and kind.name_hint:
+            hints.setdefault(pattern, kind.name_hint)
+    if kinds:
+        hints[address_pattern(kinds)] = f"is not an address: use {one_of(address_forms(kinds))}"
+    return hints
+
+
+def validate_document(document: Document, provider_type: str = DEFAULT_PROVIDER) -> list[Problem]:
     """Every schema violation of one file (the root schema, or the included-file schema).
 
     A valid file (the usual case) is confirmed by jsonschema-rs alone; only an invalid one is
     walked by jsonschema, whose errors carry what the messages need.
     """
-    fast = _fast_validators()[0 if document.is_root else 1]
+    fast = _fast_validators(provider_type)[0 if document.is_root else 1]
     if fast.is_valid(document.data):
         return []
-    root, included = _validators()
+    root, included = _validators(provider_type)
     validator = root if document.is_root else included
     problems: dict[Problem, None] = {}
+    hints = _hints(provider_type)
     for error in validator.iter_errors(document.data):
-        for problem in _problems(error, document):
+        for problem in _problems(error, document, hints):
             problems.setdefault(problem)
     return list(problems)
 
 
-def _problems(error: jsonschema.ValidationError, document: Document) -> list[Problem]:
+def _problems(error: jsonschema.ValidationError, document: Document, hints: dict[str, str]) -> list[Problem]:
     path: DataPath = tuple(error.absolute_path)
     where = dotted(path)
     prefix = f"{where}: " if where else ""
@@ -117,7 +208,7 @@ def _problems(error: jsonschema.ValidationError, document: Document) -> list[Pro
         key = str(instance)
         at = document.key_location((*path, key))
         if kind == "pattern":
-            return [Problem(at, f"{prefix}{quote(key)} {_pattern_hint(str(value))}")]
+            return [Problem(at, f"{prefix}{quote(key)} {_pattern_hint(str(value), hints)}")]
         return [Problem(at, f"{prefix}{quote(key)} is too long")]
     if kind == "additionalProperties" and isinstance(instance, dict):
         return _unknown_keys(error, document, path)
@@ -139,7 +230,7 @@ def _problems(error: jsonschema.ValidationError, document: Document) -> list[Pro
     if kind == "pattern":
         if value == ENVREF_PATTERN:  # never echo what may be a secret
             return [Problem(at, f"{where} must be an ${{env:NAME}} reference")]
-        return [Problem(at, f"{prefix}{quote(str(instance))} {_pattern_hint(str(value))}")]
+        return [Problem(at, f"{prefix}{quote(str(instance))} {_pattern_hint(str(value), hints)}")]
     if kind in _BOUNDS:
         return [Problem(at, f"{prefix}must be {_BOUNDS[kind]} {value}")]
     if kind == "minLength":
@@ -158,7 +249,8 @@ def _unknown_keys(error: jsonschema.ValidationError, document: Document, path: D
     where = f" in {dotted(path)}" if path else ""
     note = ""
     if not path and not document.is_root:
-        note = f" (an included file may hold only {one_of(INCLUDED_SECTIONS)})"
+        held = [key for key in known if key != "include"]
+        note = f" (an included file may hold only {one_of([*held, 'include'])})"
     return [
         Problem(
             document.key_location((*path, key)),
@@ -169,8 +261,8 @@ def _unknown_keys(error: jsonschema.ValidationError, document: Document, path: D
     ]
 
 
-def _pattern_hint(pattern: str) -> str:
-    return _PATTERN_HINTS.get(pattern, f"does not match {pattern}")
+def _pattern_hint(pattern: str, hints: dict[str, str]) -> str:
+    return hints.get(pattern, f"does not match {pattern}")
 
 
 def _kind_of(value: Any) -> str:

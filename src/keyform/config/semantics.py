@@ -7,34 +7,41 @@ so they can run even when the schema found problems, and every problem is report
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from keyform.catalog import Catalog
-from keyform.config.catalogs import catalog_for
 from keyform.config.document import DataPath, Document, dotted
 from keyform.config.durations import parse_duration
 from keyform.config.hints import did_you_mean, printable, quote
-from keyform.config.merge import RESOURCE_SECTIONS, address
+from keyform.config.merge import address
 from keyform.config.sizes import SIZE_PATTERN, parse_size
+from keyform.contract import Kind, Provider, kind_of
 from keyform.errors import Problem
 from keyform.providers.registry import GROUP, available_providers, is_installed
 
 
-def check(merged: Document, *, complete: bool = True) -> list[Problem]:
-    """Every semantic problem of the merged desired state. When not `complete` (a file could
-    not be loaded), checks that need every declaration (role references, protect) are skipped."""
-    return _Checker(merged, complete).run()
+def check(
+    merged: Document, kinds: Sequence[Kind] = (), *, provider: type[Provider] | None = None, complete: bool = True
+) -> list[Problem]:
+    """Every semantic problem of the merged desired state of a provider with `kinds`. When not
+    `complete` (a file could not be loaded), checks that need every declaration (references,
+    protect) are skipped."""
+    return _Checker(merged, kinds, provider, complete).run()
 
 
 class _Checker:
-    def __init__(self, merged: Document, complete: bool):
+    def __init__(self, merged: Document, kinds: Sequence[Kind], provider: type[Provider] | None, complete: bool):
         self.doc = merged
+        self.kinds = kinds
+        self.provider = provider
         self.complete = complete
         self.data = merged.data if isinstance(merged.data, dict) else {}
         self.problems: list[Problem] = []
-        self.roles = set(_mapping(self.data.get("roles")))
-        self.catalog: Catalog | None = None
+        self.names = {
+            kind.name: {kind.key(name) for name in _mapping(self.data.get(kind.name))}
+            for kind in kinds
+            if not kind.singleton
+        }
 
     def add(self, path: DataPath, message: str, *, key: bool = False) -> None:
         at = self.doc.key_location(path) if key else self.doc.value_location(path)
@@ -42,27 +49,18 @@ class _Checker:
 
     def run(self) -> list[Problem]:
         self.check_provider()
-        for name, role in _mapping(self.data.get("roles")).items():
-            self.check_scopes(("roles", name), _mapping(role))
-        for email, user in _mapping(self.data.get("users")).items():
-            user = _mapping(user)
-            self.check_role_refs(("users", email), user)
-            api_key = _mapping(user.get("api_key"))
-            self.check_duration(("users", email, "api_key", "rotate_after"), api_key)
-        for name, credential in _mapping(self.data.get("credentials")).items():
-            path = ("credentials", name)
-            credential = _mapping(credential)
-            self.check_role_refs(path, credential)
-            self.check_scopes(path, credential)
-            rotate = self.check_duration((*path, "rotate_after"), credential)
-            overlap = self.check_duration((*path, "rotation_overlap"), credential)
-            if rotate is not None and overlap is not None and overlap >= rotate:
-                self.add(
-                    (*path, "rotation_overlap"),
-                    f"{dotted((*path, 'rotation_overlap'))} must be shorter than rotate_after"
-                    f" ({credential['rotation_overlap']} is not shorter than"
-                    f" {credential['rotate_after']})",
-                )
+        for kind in self.kinds:
+            if kind.singleton:
+                continue
+            for name, resource in _mapping(self.data.get(kind.name)).items():
+                path, resource = (kind.name, name), _mapping(resource)
+                for attribute, target in kind.references.items():
+                    self.check_refs((*path, attribute), resource.get(attribute), target)
+                if kind.secret is not None:
+                    self.check_secret_policy(path, resource, kind.secret.policy_path)
+        if self.provider is not None:
+            for path, message, key in self.provider.check_document(self.data):
+                self.add(path, message, key=key)
         self.check_protect()
         self.check_max_file_size()
         return self.problems
@@ -87,41 +85,36 @@ class _Checker:
                 f" (known: {', '.join(known) or 'none'}; providers register under the"
                 f" {GROUP} entry point group)",
             )
-        self.catalog = catalog_for(kind)
 
-    def check_role_refs(self, path: DataPath, resource: dict[str, Any]) -> None:
-        if not self.complete:
+    def check_refs(self, path: DataPath, value: Any, target_name: str) -> None:
+        target = kind_of(self.kinds, target_name)
+        if not self.complete or target is None:
             return
-        for index, name in _items(resource.get("roles")):
-            if isinstance(name, str) and name not in self.roles:
-                hint = did_you_mean(name, self.roles) or ("" if self.roles else " (no roles are declared under roles:)")
-                self.add((*path, "roles", index), f"{dotted(path)}: unknown role {quote(name)}{hint}")
+        declared = self.names.get(target_name, set())
+        where = dotted(path[:2])
+        items = _items(value) if isinstance(value, list) else ([(None, value)] if value is not None else [])
+        for index, name in items:
+            if isinstance(name, str) and target.key(name) not in declared:
+                hint = did_you_mean(name, declared) or (
+                    "" if declared else f" (no {target.name} are declared under {target.name}:)"
+                )
+                at = path if index is None else (*path, index)
+                self.add(at, f"{where}: unknown {target.noun or target.name} {quote(name)}{hint}")
 
-    def check_scopes(self, path: DataPath, resource: dict[str, Any]) -> None:
-        catalog = self.catalog
-        if catalog is None:
-            return
-        for module, levels in _mapping(resource.get("permissions")).items():
-            where = (*path, "permissions", module)
-            if module not in catalog.modules:
-                hint = did_you_mean(module, catalog.modules) or (f" (modules: {', '.join(catalog.modules)})")
-                self.add(where, f"{dotted(path)}: unknown module {quote(module)}{hint}", key=True)
-            elif catalog.is_read_only(module):
-                for index, level in _items(levels):
-                    if level == "write":
-                        self.add(
-                            (*where, index),
-                            f"{dotted(where)}: module {quote(module)} is read only: remove 'write'",
-                        )
-        for index, attribute in _items(resource.get("attributes")):
-            if isinstance(attribute, str) and attribute not in catalog.attributes:
-                hint = did_you_mean(attribute, catalog.attributes) or (
-                    f" (attributes: {', '.join(catalog.attributes)})"
-                )
-                self.add(
-                    (*path, "attributes", index),
-                    f"{dotted(path)}: unknown attribute {quote(attribute)}{hint}",
-                )
+    def check_secret_policy(self, path: DataPath, resource: dict[str, Any], policy_path: tuple[str, ...]) -> None:
+        settings = resource
+        for part in policy_path:
+            settings = _mapping(settings.get(part))
+        where = (*path, *policy_path)
+        rotate = self.check_duration((*where, "rotate_after"), settings)
+        overlap = self.check_duration((*where, "rotation_overlap"), settings)
+        if rotate is not None and overlap is not None and overlap >= rotate:
+            self.add(
+                (*where, "rotation_overlap"),
+                f"{dotted((*where, 'rotation_overlap'))} must be shorter than rotate_after"
+                f" ({settings['rotation_overlap']} is not shorter than"
+                f" {settings['rotate_after']})",
+            )
 
     def check_duration(self, path: DataPath, resource: dict[str, Any]) -> Any:
         text = resource.get(path[-1])
@@ -137,16 +130,15 @@ class _Checker:
         protect = _mapping(self.data.get("safety")).get("protect")
         if not self.complete or not protect:
             return
-        declared = {
-            address(section, name) for section in RESOURCE_SECTIONS for name in _mapping(self.data.get(section))
-        }
-        if "organization" in self.data:
-            declared.add("organization")
+        singletons = {kind.name for kind in self.kinds if kind.singleton}
+        declared = {f"{section}/{name}" for section, names in self.names.items() for name in names} | (
+            singletons & self.data.keys()
+        )
         for index, entry in _items(protect):
-            if not isinstance(entry, str) or ("/" not in entry and entry != "organization"):
+            if not isinstance(entry, str) or ("/" not in entry and entry not in singletons):
                 continue  # the schema reports it
             section, _, name = entry.partition("/")
-            normal = address(section, name) if name else entry
+            normal = address(self.kinds, section, name) if name else entry
             if normal not in declared:
                 hint = did_you_mean(normal, declared, cutoff=0.85)
                 self.add(

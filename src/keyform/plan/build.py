@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
 from keyform import __version__
+from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk
 from keyform.errors import KeyformError
 from keyform.model import DesiredState
-from keyform.plan.changes import Action, Change, Risk
 from keyform.plan.diff import diff
-from keyform.plan.plan import Plan
-from keyform.plan.risks import RoleBook, assess
-from keyform.providers.base import LiveResource, Provider
+from keyform.plan.plan import ApplyOrder, Plan
+from keyform.plan.risks import Sides, assess, holders_of
 
 
 @dataclass(frozen=True)
@@ -53,21 +51,21 @@ def make_plan(
     live = provider.read() if live is None else live
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
-    result = diff(state, live, provider.kinds, replace=set(replace), reissue=set(reissue), now=now)
+    kinds = type(provider).kinds
+    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), now=now)
     changes = result.changes
     if changes:
-        book = RoleBook(
-            before={a.split("/", 1)[1]: r.attributes for a, r in live.items() if a.startswith("roles/")},
-            after={name: role.attributes_dict() for name, role in state.roles.items()},
-        )
-        holders = _role_holders(state) if any(change.kind == "roles" for change in changes) else {}
-        risks = assess(changes, book, provider.catalog(), holders)
+        referenced = _referenced(kinds)
+        sides = Sides(before=_LiveAttributes(live), after=state.resource_map)
+        held = any(change.kind in referenced for change in changes)
+        holders = holders_of(kinds, state.resource_map) if held else {}
+        risks = assess(changes, provider, sides, holders)
         changes = [
             _annotated(change, change_risks, provider.generates_secret(change))
             for change, change_risks in zip(changes, risks, strict=True)
         ]
     if targets:
-        changes = _targeted(changes, set(targets))
+        changes = _targeted(changes, set(targets), kinds)
     meta = {
         "target": provider.describe(),
         "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -75,7 +73,7 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    plan = Plan.from_changes(changes, result.unmanaged, meta)
+    plan = Plan.from_changes(changes, result.unmanaged, meta, order=ApplyOrder.of(provider))
     return PlanResult(plan, live, declared=state.resource_map.keys(), targets=frozenset(targets))
 
 
@@ -108,31 +106,48 @@ def _check_targets_exist(targets: Collection[str], declared: Collection[str], li
             )
 
 
-SECRET_SHOWN = 5  # rotatable addresses listed in a message before "and N more"
+SECRET_SHOWN = 5  # addresses with a secret listed in a message before "and N more"
 
 
 def secret_addresses(state: DesiredState) -> list[str]:
-    """Every address with a secret keyform can rotate: declared credentials, users with an enabled api_key."""
-    users = [f"users/{email}" for email, user in state.users.items() if user.api_key and user.api_key.enabled]
-    return sorted([f"credentials/{name}" for name in state.credentials] + users)
+    """Every declared address whose secret keyform manages (and so can rotate or replace)."""
+    return sorted(address for address in state.resource_map if state.has_secret(address))
 
 
 def secret_problem(state: DesiredState, address: str, *, verb: str) -> str:
     """Why `address` has no secret to `verb` (rotate, replace), naming what has one; "" if it has one."""
     if state.has_secret(address):
         return ""
-    kind, _, name = address.partition("/")
+    kind_name = address.partition("/")[0]
+    kind = next((kind for kind in state.kinds if kind.name == kind_name), None)
     rotatable = secret_addresses(state)
-    if kind == "credentials":
-        return f"no such credential is declared{did_you_mean(address, rotatable) or _listing(rotatable)}"
-    if kind == "users" and name.lower() in state.users:
-        return f"this user has no enabled api_key, so no secret to {verb} (declare api_key: {{enabled: true}})"
-    if kind == "users":
-        return f"no such user is declared{did_you_mean(address, rotatable) or _listing(rotatable)}"
-    what = "the organization has" if address == "organization" else f"{kind!r} resources have"
-    if kind == "roles":
-        what = "roles have"
-    return f"{what} no secret to {verb}; only credentials and users with an enabled api_key do{_listing(rotatable)}"
+    if kind is not None and kind.secret is not None:
+        if address in state.resource_map and kind.secret.optional:
+            setting = ".".join(kind.secret.policy_path)
+            noun = kind.noun or kind.name
+            return (
+                f"this {noun} has no enabled {setting}, so no secret to {verb} (declare {setting}: {{enabled: true}})"
+            )
+        noun = kind.noun or kind.name
+        return f"no such {noun} is declared{did_you_mean(address, rotatable) or _listing(rotatable)}"
+    what = f"{kind_name} has" if kind is not None and kind.singleton else f"{kind_name} have"
+    return f"{what} no secret to {verb}; only {_secret_holders(state.kinds)} do{_listing(rotatable)}"
+
+
+def _secret_holders(kinds: Collection[Kind]) -> str:
+    """Which declared resources have a secret keyform manages, in words: "credentials and users
+    with an enabled api_key"."""
+    always, optional = [], []
+    for kind in kinds:
+        secret = kind.secret
+        if secret is not None and secret.optional:
+            optional.append(f"{kind.name} with an enabled {'.'.join(secret.policy_path)}")
+        elif secret is not None:
+            always.append(kind.name)
+    parts = always + optional
+    if not parts:
+        return "no kind"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def did_you_mean(word: str, candidates: Collection[str]) -> str:
@@ -149,20 +164,43 @@ def _listing(addresses: list[str]) -> str:
     return f" (here: {shown}{more})"
 
 
-def _role_holders(state: DesiredState) -> dict[str, list[str]]:
-    holders: dict[str, list[str]] = defaultdict(list)
-    for email, user in sorted(state.users.items()):
-        for role in user.roles:
-            holders[role].append(f"users/{email}")
-    for name, credential in sorted(state.credentials.items()):
-        for role in credential.roles:
-            holders[role].append(f"credentials/{name}")
-    return holders
+def _referenced(kinds: Collection[Kind]) -> set[str]:
+    """Kinds other kinds reference (a change to one can change what its holders may do)."""
+    return {target for kind in kinds for target in kind.references.values()}
 
 
-def _targeted(changes: list[Change], targets: set[str]) -> list[Change]:
-    """Changes at the targeted addresses plus the role creates they depend on."""
+class _LiveAttributes(Mapping[str, Mapping[str, object]]):
+    """Address -> live attributes, without copying the live state."""
+
+    def __init__(self, live: Mapping[str, LiveResource]):
+        self._live = live
+
+    def __getitem__(self, address: str) -> Mapping[str, object]:
+        return self._live[address].attributes
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._live)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, address: str, default=None):  # type: ignore[no-untyped-def,override]
+        resource = self._live.get(address)
+        return resource.attributes if resource is not None else default
+
+
+def _targeted(changes: list[Change], targets: set[str], kinds: Collection[Kind]) -> list[Change]:
+    """Changes at the targeted addresses plus the creates of what they reference."""
     selected = [c for c in changes if c.address in targets]
-    needed = {f"roles/{role}" for c in selected for role in (c.after or {}).get("roles") or ()}
+    by_name = {kind.name: kind for kind in kinds}
+    needed: set[str] = set()
+    for change in selected:
+        kind = by_name.get(change.kind)
+        for attribute, target_name in kind.references.items() if kind is not None else ():
+            target = by_name.get(target_name)
+            value = (change.after or {}).get(attribute) or ()
+            for name in [value] if isinstance(value, str) else value:
+                if target is not None:
+                    needed.add(target.address(name))
     creates = {c.address for c in changes if c.action in (Action.CREATE, Action.REPLACE)} & needed
     return selected + [c for c in changes if c.address in creates and c.address not in targets]

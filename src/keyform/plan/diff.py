@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from keyform.contract import Action, Change, Kind, LiveResource, Rotation
 from keyform.model import DesiredState, format_duration
-from keyform.plan.changes import Action, Change
-from keyform.providers.base import KindSpec, LiveResource
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class DiffResult:
 def diff(
     state: DesiredState,
     live: Mapping[str, LiveResource],
-    kinds: Iterable[KindSpec],
+    kinds: Iterable[Kind],
     *,
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
@@ -34,7 +33,7 @@ def diff(
     `replace` forces a new secret (--replace); `reissue` forces one at once, revoking the current
     secret, for resources whose secret an interrupted apply may not have delivered.
     """
-    specs = {spec.kind: spec for spec in kinds}
+    specs = {spec.name: spec for spec in kinds}
     desired = state.resource_map
     may_rotate = {*_scheduled(state), *replace, *reissue}
     changes: list[Change] = []
@@ -46,9 +45,9 @@ def diff(
                 continue
             changes.extend(_diff_declared(address, wanted, current, spec))
         if current is not None and current.secrets and (address in may_rotate or len(current.secrets) > 1):
-            kind = address.split("/", 1)[0]
-            if kind in ("users", "credentials") and kind in specs:
-                rotation = _rotation(state, address, wanted, current, replace, reissue, now)
+            spec = specs.get(address.split("/", 1)[0])
+            if spec is not None and spec.secret is not None:
+                rotation = _rotation(state, spec, address, wanted, current, replace, reissue, now)
                 if rotation is not None:
                     changes.append(rotation)
     unmanaged: list[str] = []
@@ -67,9 +66,7 @@ def diff(
     return DiffResult(changes, sorted(unmanaged))
 
 
-def _diff_declared(
-    address: str, wanted: Mapping[str, Any], current: LiveResource | None, spec: KindSpec
-) -> list[Change]:
+def _diff_declared(address: str, wanted: Mapping[str, Any], current: LiveResource | None, spec: Kind) -> list[Change]:
     if current is None:
         if spec.singleton:
             return []
@@ -108,16 +105,12 @@ def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str,
 def _scheduled(state: DesiredState) -> set[str]:
     """Addresses whose secret has a `rotate_after`: with one live secret and no --replace or reissue,
     only these can need a rotation, so only these need the date arithmetic."""
-    users = {
-        f"users/{email}"
-        for email, user in state.users.items()
-        if user.api_key is not None and user.api_key.rotate_after is not None
-    }
-    return users | {f"credentials/{name}" for name, c in state.credentials.items() if c.rotate_after is not None}
+    return {address for address, policy in state.secret_policies.items() if policy.rotate_after is not None}
 
 
 def _rotation(
     state: DesiredState,
+    spec: Kind,
     address: str,
     wanted: Mapping[str, Any],
     current: LiveResource,
@@ -126,17 +119,11 @@ def _rotation(
     now: datetime,
 ) -> Change | None:
     """A rotate change when forced by --replace, when the secret is too old, or to end an overlap."""
-    kind, name = address.split("/", 1)
-    if kind == "users":
-        user = state.users[name]
-        if user.api_key is None or not user.api_key.enabled or not current.secrets:
-            return None
-        rotate_after, overlap = user.api_key.rotate_after, None
-    else:
-        credential = state.credentials[name]
-        if not current.secrets:
-            return None
-        rotate_after, overlap = credential.rotate_after, credential.rotation_overlap
+    policy = state.secret_policies.get(address)
+    if policy is None or not current.secrets or spec.secret is None:
+        return None  # keyform does not manage this secret
+    overlapping = spec.secret.rotation == Rotation.OVERLAP
+    rotate_after, overlap = policy.rotate_after, policy.rotation_overlap if overlapping else None
     newest = current.secrets[-1]
     if address in reissue:  # none of the live secrets is known to be held: issue one, revoke all others
         change = _rotate(
@@ -146,7 +133,7 @@ def _rotation(
     if rotate_after is None and address not in replace and len(current.secrets) == 1:
         return None  # nothing can call for a rotation: decided before any date arithmetic
     age = now - newest.created_at
-    if kind == "credentials" and len(current.secrets) > 1:
+    if overlapping and len(current.secrets) > 1:
         if overlap is None or age >= overlap:
             retiring = current.secrets[0]
             return _rotate(
@@ -159,8 +146,6 @@ def _rotation(
         reason = f"secret is {_days(age)} old (rotate_after {format_duration(rotate_after)})"
     else:
         return None
-    if kind == "users":
-        return _rotate(current, wanted, "immediate", reason, current.secrets[-1].id)
     phase = "add" if overlap is not None else "immediate"
     details_overlap = format_duration(overlap) if overlap is not None else None
     return _rotate(current, wanted, phase, reason, current.secrets[-1].id, details_overlap)

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyform.contract import Action, Change, Kind, Provider, RiskCategory
 from keyform.errors import KeyformError
-from keyform.plan.changes import Action, Change, RiskCategory
 
 FORMAT_VERSION = "1"
 
-# Apply phases: roles exist before the identities that use them; identities drop a role before
-# the role is deleted; api_access is switched on first and off last.
-_PHASE_ORG_FIRST, _PHASE_ROLES, _PHASE_IDENTITIES, _PHASE_DELETE_IDENTITIES, _PHASE_DELETE_ROLES, _PHASE_ORG_LAST = (
-    range(6)
-)
-_KIND_ORDER = {"organization": 0, "roles": 1, "users": 2, "credentials": 3}
 _ACTION_ORDER = {
     Action.ADOPT: 0,
     Action.CREATE: 1,
@@ -28,22 +22,56 @@ _ACTION_ORDER = {
 }
 
 
-def phase(change: Change) -> int:
-    """The apply phase of a change (lower runs first; changes in one phase are independent)."""
-    return _phase(change, change.kind)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyOrder:
+    """The order changes apply in, from the kinds' references: a referenced kind (roles) is
+    created and updated before the kinds that reference it (users, credentials); deletes run in
+    reverse, the referencing kinds first; what the provider says must run last runs last.
+    Changes in one phase are independent and may run concurrently."""
+
+    levels: Mapping[str, int]  # kind -> depth in the reference graph (0: references nothing)
+    ranks: Mapping[str, int]  # kind -> position in the provider's declaration (ties within a phase)
+    deepest: int = 0  # the highest level
+    last: Callable[[Change], bool] = field(default=lambda change: False)
+
+    @classmethod
+    def of(cls, provider: Provider) -> ApplyOrder:
+        return cls.from_kinds(type(provider).kinds, provider.runs_last)
+
+    @classmethod
+    def from_kinds(cls, kinds: Sequence[Kind], last: Callable[[Change], bool] | None = None) -> ApplyOrder:
+        by_name = {kind.name: kind for kind in kinds}
+        levels: dict[str, int] = {}
+
+        def level(name: str, seen: frozenset[str]) -> int:
+            if name not in levels:
+                kind = by_name.get(name)
+                targets = [t for t in kind.references.values() if t in by_name and t not in seen] if kind else []
+                levels[name] = 1 + max((level(t, seen | {t}) for t in targets), default=-1)
+            return levels[name]
+
+        for name in by_name:
+            level(name, frozenset({name}))
+        ranks = {kind.name: index for index, kind in enumerate(kinds)}
+        deepest = max(levels.values(), default=0)
+        return cls(levels=levels, ranks=ranks, deepest=deepest, last=last or (lambda change: False))
+
+    def phase(self, change: Change) -> int:
+        """The apply phase of a change (lower runs first)."""
+        deepest = self.deepest
+        if self.last(change):
+            return 2 * deepest + 2
+        level = self.levels.get(change.kind, 0)
+        if change.action == Action.DELETE:
+            return deepest + 1 + (deepest - level)
+        return level
+
+    def sort_key(self, change: Change) -> tuple[int, int, str, int]:
+        kind = change.kind
+        return (self.phase(change), self.ranks.get(kind, len(self.ranks)), change.address, _ACTION_ORDER[change.action])
 
 
-def _phase(change: Change, kind: str) -> int:
-    if kind == "organization":
-        return _PHASE_ORG_LAST if (change.after or {}).get("api_access") is False else _PHASE_ORG_FIRST
-    if kind == "roles":
-        return _PHASE_DELETE_ROLES if change.action == Action.DELETE else _PHASE_ROLES
-    return _PHASE_DELETE_IDENTITIES if change.action == Action.DELETE else _PHASE_IDENTITIES
-
-
-def sort_key(change: Change) -> tuple[int, int, str, int]:
-    kind = change.kind
-    return (_phase(change, kind), _KIND_ORDER.get(kind, 9), change.address, _ACTION_ORDER[change.action])
+UNORDERED = ApplyOrder(levels={}, ranks={})  # no kinds known: deletes after the rest, by address
 
 
 @dataclass(frozen=True)
@@ -56,9 +84,14 @@ class Plan:
 
     @classmethod
     def from_changes(
-        cls, changes: Iterable[Change], unmanaged: Iterable[str] = (), meta: Mapping[str, Any] | None = None
+        cls,
+        changes: Iterable[Change],
+        unmanaged: Iterable[str] = (),
+        meta: Mapping[str, Any] | None = None,
+        *,
+        order: ApplyOrder = UNORDERED,
     ) -> Plan:
-        return cls(tuple(sorted(changes, key=sort_key)), tuple(unmanaged), dict(meta or {}))
+        return cls(tuple(sorted(changes, key=order.sort_key)), tuple(unmanaged), dict(meta or {}))
 
     @property
     def empty(self) -> bool:

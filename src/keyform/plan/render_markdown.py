@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from keyform.plan.changes import SYMBOLS, Change, RiskCategory
+from keyform.contract import SYMBOLS, Change, RiskCategory
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows, summary_line
 

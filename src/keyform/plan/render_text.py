@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import click
 
-from keyform.plan.changes import SYMBOLS, Action, RiskCategory
+from keyform.contract import SYMBOLS, Action, RiskCategory
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows, summary_line
 

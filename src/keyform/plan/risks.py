@@ -1,63 +1,85 @@
-"""Reviewer-facing risk annotations: who gains what (escalation) and what stops working (breaking)."""
+"""Reviewer-facing risk annotations: who gains what (escalation) and what stops working (breaking).
+
+The engine's own rules are generic: a delete and a replace break what uses the resource, and a
+change of what a resource grants (its kind's `grants` plus the grants of the resources it
+references) is an escalation when a gained grant is sensitive and breaking when a grant is lost.
+The provider adds its kinds' own risks (`Provider.risks`, `Provider.rotation_risks`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keyform.catalog import Catalog
-from keyform.plan.changes import Action, Change, Risk, RiskCategory
+from keyform.contract import Action, Change, Kind, Provider, Risk, RiskCategory, kind_of
 from keyform.plan.lookalikes import describe, lookalike_characters, looks_like
-
-ROLE_RANK = {"standard": 0, "account_admin": 1, "account_owner": 2}
 
 
 @dataclass(frozen=True)
-class RoleBook:
-    """Custom role definitions before (live) and after (desired) the plan, to resolve what a role grants."""
+class Sides:
+    """Attributes by address before (live) and after (desired) the plan, to resolve what a
+    referenced resource (a role) grants."""
 
     before: Mapping[str, Mapping[str, Any]]
     after: Mapping[str, Mapping[str, Any]]
 
 
 def assess(
-    changes: Iterable[Change], book: RoleBook, catalog: Catalog | None, holders: Mapping[str, list[str]]
+    changes: Iterable[Change], provider: Provider, sides: Sides, holders: Mapping[str, list[str]]
 ) -> list[tuple[Risk, ...]]:
     """The risks of each change, in order."""
-    before, after = _Grants(book.before, catalog), _Grants(book.after, catalog)
-    return [tuple(_risks(change, before, after, holders)) for change in changes]
+    kinds = type(provider).kinds
+    before, after = _Grants(sides.before, kinds, provider), _Grants(sides.after, kinds, provider)
+    return [tuple(_risks(change, provider, before, after, holders)) for change in changes]
+
+
+def holders_of(kinds: Sequence[Kind], resources: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Referenced address -> the addresses that reference it (e.g. a role -> who holds it)."""
+    holders: dict[str, list[str]] = {}
+    by_name = {kind.name: kind for kind in kinds}
+    for address, attributes in resources.items():
+        kind = by_name.get(address.partition("/")[0])
+        if kind is None or not kind.references:
+            continue
+        for attribute, target_name in kind.references.items():
+            target = by_name.get(target_name)
+            for name in _names(attributes.get(attribute)):
+                if target is not None:
+                    holders.setdefault(target.address(name), []).append(address)
+    return holders
 
 
 class _Grants:
-    """What identities and roles grant on one side of a plan; each role and grant is worked out once."""
+    """What resources grant on one side of a plan; each referenced resource and grant is worked out once."""
 
-    def __init__(self, roles: Mapping[str, Mapping[str, Any]], catalog: Catalog | None) -> None:
-        self._roles = roles
-        self._catalog = catalog
-        self._of_role: dict[str, frozenset[str]] = {}
+    def __init__(self, resources: Mapping[str, Mapping[str, Any]], kinds: Sequence[Kind], provider: Provider) -> None:
+        self._resources = resources
+        self._kinds = {kind.name: kind for kind in kinds}
+        self._provider = provider
+        self._of_target: dict[str, frozenset[str]] = {}
         self._sensitive: dict[str, bool] = {}
 
-    def of(self, attributes: Mapping[str, Any] | None) -> frozenset[str] | set[str]:
-        """Effective grants of an identity or role: `module:read`, `module:write`, `attribute:NAME`."""
-        if not attributes:
+    def of(self, kind: Kind | None, attributes: Mapping[str, Any] | None) -> frozenset[str] | set[str]:
+        """Effective grants: the resource's own and those of the resources it references."""
+        if not attributes or kind is None:
             return frozenset()
-        permissions, names = attributes.get("permissions"), attributes.get("attributes")
-        result = (
-            {f"{module}:{level}" for module, levels in permissions.items() for level in levels}
-            if permissions
-            else set()
-        )
-        if names:
-            result.update(f"attribute:{name}" for name in names)
-        for role in attributes.get("roles") or ():
-            result |= self._role(role)
+        result = set(kind.grants(attributes)) if kind.grants is not None else set()
+        for attribute, target_name in kind.references.items():
+            target = self._kinds.get(target_name)
+            if target is None or target.grants is None:
+                continue
+            for name in _names(attributes.get(attribute)):
+                result |= self._target(target, name)
         return result
 
-    def _role(self, name: str) -> frozenset[str]:
-        granted = self._of_role.get(name)
+    def _target(self, target: Kind, name: str) -> frozenset[str]:
+        address = target.address(name)
+        granted = self._of_target.get(address)
         if granted is None:
-            granted = self._of_role[name] = frozenset(_Grants({}, None).of(self._roles.get(name)))
+            attributes = self._resources.get(address)
+            grants = target.grants
+            granted = self._of_target[address] = grants(attributes) if attributes and grants else frozenset()
         return granted
 
     def escalating(self, gained: Iterable[str]) -> list[str]:
@@ -68,111 +90,62 @@ class _Grants:
         return escalating
 
     def _is_sensitive(self, grant: str) -> bool:
-        """Write access anywhere and any sensitive attribute count as escalation."""
         sensitive = self._sensitive.get(grant)
         if sensitive is None:
-            scope, _, value = grant.partition(":")
-            if scope == "attribute":
-                sensitive = self._catalog is None or self._catalog.is_sensitive(value)
-            else:
-                sensitive = value == "write"
-            self._sensitive[grant] = sensitive
+            sensitive = self._sensitive[grant] = self._provider.sensitive(grant)
         return sensitive
 
 
-def _risks(change: Change, before_side: _Grants, after_side: _Grants, holders: Mapping[str, list[str]]) -> list[Risk]:
+def _risks(
+    change: Change, provider: Provider, before_side: _Grants, after_side: _Grants, holders: Mapping[str, list[str]]
+) -> list[Risk]:
     action, address, before, after = change.action, change.address, change.before, change.after
     if action == Action.DELETE:
         return [Risk(RiskCategory.BREAKING, f"deletes {address}")]
     if action == Action.ROTATE:
-        return _rotation_risks(change)
-    risks = _lookalike_risks(change) if change.kind == "users" else []
+        return provider.rotation_risks(change)
+    kind = kind_of(type(provider), change.kind)
+    risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
         risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
-    granted_before, granted_after = before_side.of(before), after_side.of(after)
+    granted_before, granted_after = before_side.of(kind, before), after_side.of(kind, after)
     gained, lost = granted_after - granted_before, granted_before - granted_after
     escalating = after_side.escalating(gained)
     subject = address
-    if holders and address.startswith("roles/") and holders.get(change.name):
-        who = holders[change.name]
+    who = holders.get(address) if holders else None
+    if who:
         subject = f"{address} (held by {len(who)}: {', '.join(who[:5])}{', ...' if len(who) > 5 else ''})"
     if escalating:
         risks.append(Risk(RiskCategory.ESCALATION, f"{subject} gains {', '.join(escalating)}"))
     if lost and action != Action.CREATE:
         risks.append(Risk(RiskCategory.BREAKING, f"{subject} loses {', '.join(sorted(lost))}"))
-    risks += _flag_risks(address, action == Action.CREATE, before or {}, after or {})
+    risks += provider.risks(change)
     return risks
 
 
-def _flag_risks(address: str, creating: bool, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Risk]:
-    was, now = before.get, after.get
-    risks = []
-    if now("cognitive_access") and not was("cognitive_access"):
-        risks.append(Risk(RiskCategory.ESCALATION, f"{address} is granted cognitive (sensitive assessment) access"))
-    new = now("role")
-    if new is not None:
-        old = was("role")
-        if (old is None and new != "standard") or (old is not None and ROLE_RANK[new] > ROLE_RANK.get(old, 0)):
-            risks.append(
-                Risk(RiskCategory.ESCALATION, f"{address} org role {'set to' if creating else 'raised to'} {new}")
-            )
-        elif old is not None and ROLE_RANK[new] < ROLE_RANK.get(old, 0):
-            risks.append(Risk(RiskCategory.BREAKING, f"{address} org role lowered from {old} to {new}"))
-    api_access = now("api_access")
-    if api_access is True and was("api_access") is False:
-        risks.append(
-            Risk(
-                RiskCategory.ESCALATION,
-                "organization api_access switched on: every enabled key and credential starts working",
-            )
-        )
-    elif api_access is False and was("api_access") is True:
-        risks.append(
-            Risk(RiskCategory.BREAKING, "organization api_access switched off: every key and credential stops working")
-        )
-    if not creating:  # a new resource has nothing to switch off
-        for flag, what in (("enabled", "disabled"), ("api_key_enabled", "API key disabled")):
-            if was(flag) is True and now(flag) is False:
-                risks.append(Risk(RiskCategory.BREAKING, f"{address} {what}"))
-        if now("archived") and not was("archived"):
-            risks.append(Risk(RiskCategory.BREAKING, f"{address} archived: its API key stops working"))
-    if now("api_key_enabled") is True and was("api_key_enabled") is None:
-        risks.append(
-            Risk(
-                RiskCategory.ESCALATION,
-                f"{address} gets a new API key acting with its role {now('role', '')}".rstrip(),
-            )
-        )
-    return risks
+def _names(value: Any) -> Iterable[str]:
+    """The names a reference attribute holds: one string or a list of them."""
+    if isinstance(value, str):
+        return (value,)
+    return value or ()
 
 
-def _rotation_risks(change: Change) -> list[Risk]:
-    phase = change.details.get("phase")
-    old = change.details.get("old_secret", "the old secret")
-    if change.kind == "users":
-        message = f"{change.address}: new API key deactivates the current key ({old}) at once"
-    elif phase in ("immediate", "reissue"):
-        message = f"{change.address}: new client secret; the current secret ({old}) is revoked at once"
-    elif phase == "revoke":
-        message = f"{change.address}: secret {old} stops working now (rotation overlap over)"
-    else:
-        return []
-    return [Risk(RiskCategory.BREAKING, message)]
-
-
-def _lookalike_risks(change: Change) -> list[Risk]:
-    """An email that reads as another one: flagged when the plan brings that user in (create, adopt, replace)."""
-    if change.action not in (Action.CREATE, Action.ADOPT, Action.REPLACE):
+def _lookalike_risks(change: Change, kind: Kind | None) -> list[Risk]:
+    """A name that reads as another one: flagged when the plan brings that resource in (create,
+    adopt, replace), for every kind, since any identity's name can be spoofed."""
+    if change.action not in (Action.CREATE, Action.ADOPT, Action.REPLACE) or change.name.isascii():
         return []
     characters = lookalike_characters(change.name)
     if not characters:
         return []
     plain = looks_like(change.name, characters)
     seen = f"looks like {plain} but " if plain != change.name else ""
+    what = "email" if "@" in change.name else "name"
+    noun = kind.noun if kind is not None and kind.noun else "resource"
     return [
         Risk(
             RiskCategory.LOOKALIKE,
-            f"{change.address}: email mixes scripts or lookalike characters ({', '.join(map(describe, characters))}):"
-            f" it {seen}is a different user",
+            f"{change.address}: {what} mixes scripts or lookalike characters"
+            f" ({', '.join(map(describe, characters))}): it {seen}is a different {noun}",
         )
     ]

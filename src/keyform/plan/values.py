@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from keyform.plan.changes import Action, Change
+from keyform.contract import Action, Change
 
 
 def format_value(value: Any) -> str:

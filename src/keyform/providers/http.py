@@ -25,8 +25,8 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from keyform import __version__
+from keyform.contract import UnreachableError
 from keyform.errors import ProviderError
-from keyform.providers.base import UnreachableError
 
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 URL_FORM = "e.g. https://credentials.example.com or http://127.0.0.1:8750"

@@ -11,15 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from keyform.contract import Provider
 from keyform.errors import ProviderError
 from keyform.model import PluginConfig
-from keyform.providers.base import Provider
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {"keyform": "keyform.providers.keyform_api:KeyformProvider"}
+BUILT_IN = {"keyform": "keyform.providers.keyform:KeyformProvider"}
 
 
 def available_providers() -> list[str]:
@@ -34,7 +34,13 @@ def is_installed(kind: str) -> bool:
 
 def load_provider(config: PluginConfig) -> Provider:
     """Instantiate the provider `provider.type` names, with its options."""
-    where = f"{config.location}: " if config.location else ""
+    return provider_class(config.type, config.location)(config.options)
+
+
+def provider_class(type_name: str, location: object = None) -> type[Provider]:
+    """The class `provider.type: type_name` names (its kinds are known without connecting)."""
+    where = f"{location}: " if location else ""
+    config = PluginConfig(type_name)
     if config.type in BUILT_IN:
         module, _, name = BUILT_IN[config.type].partition(":")
         cls, value = getattr(importlib.import_module(module), name), BUILT_IN[config.type]
@@ -49,7 +55,7 @@ def load_provider(config: PluginConfig) -> Provider:
             raise ProviderError(f"{where}provider {config.type!r} failed to load ({error}): reinstall it") from None
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ProviderError(f"{where}provider {config.type!r} ({value}) is not a keyform Provider")
-    return cls(config.options)
+    return cls
 
 
 def _registered() -> list[EntryPoint]:

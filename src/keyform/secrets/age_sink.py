@@ -37,8 +37,8 @@ from typing import Any
 import pyrage
 from pyrage import ssh, x25519
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import entry_for, live_entry, retired_entry, write_bytes_atomic
 

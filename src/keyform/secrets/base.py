@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from keyform.providers.base import GeneratedSecret
+from keyform.contract import GeneratedSecret
 
 
 class SecretSink(ABC):

@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import entry_for
 from keyform.secrets.redaction import Redactor

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keyform.contract import GeneratedSecret
 from keyform.durable import GroupCommitLog
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
 
 GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"

@@ -41,8 +41,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import entry_for
 

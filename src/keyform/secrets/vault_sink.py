@@ -31,8 +31,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.providers.base import GeneratedSecret
 from keyform.providers.http import sanitize_url
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import entry_for

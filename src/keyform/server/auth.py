@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyform.catalog import REFERENCE_CATALOG
-from keyform.model import canonical_permissions
+from keyform.catalog import REFERENCE_CATALOG, canonical_permissions
 from keyform.server.errors import ApiError, forbidden, invalid
 from keyform.server.storage import Transaction
 from keyform.server.tokens import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, hash_secret

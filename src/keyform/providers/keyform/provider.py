@@ -5,25 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyform.catalog import REFERENCE_CATALOG, Catalog
-from keyform.errors import ProviderError
-from keyform.model import canonical_permissions
-from keyform.plan.changes import Action, Change
-from keyform.providers.base import (
+from keyform.contract import (
+    Action,
     ApplyOutcome,
+    Change,
     GeneratedSecret,
     HeldLock,
-    KindSpec,
     LiveResource,
     LockedError,
     Provider,
+    Risk,
     SecretInfo,
     StaleChangeError,
 )
+from keyform.errors import ProviderError
 from keyform.providers.http import ApiClient, ApiResponseError
+from keyform.providers.keyform import rules
+from keyform.providers.keyform.kinds import KINDS, canonical_permissions, options_schema
+from keyform.providers.keyform.verify import KeyformVerifier
 from keyform.providers.keyform_secrets import add_client_secret, issue_api_key, revoke_client_secret
+
+if TYPE_CHECKING:
+    from keyform.plan.plan import Plan
 
 MANAGED_BY = "keyform"
 USER_FIELDS = (
@@ -80,12 +86,7 @@ def _live(address: str, attributes: dict[str, Any], item: Mapping[str, Any], sec
 class KeyformProvider(Provider):
     """Reads with one paginated listing per kind (concurrently) and applies one change per call."""
 
-    kinds = (
-        KindSpec("organization", order=0, singleton=True),
-        KindSpec("roles", order=1),
-        KindSpec("users", order=2, references={"roles": "roles"}),
-        KindSpec("credentials", order=3, references={"roles": "roles"}),
-    )
+    kinds = KINDS
 
     def __init__(self, options: Mapping[str, Any]):
         missing = [key for key in ("url", "token") if not options.get(key)]
@@ -106,6 +107,43 @@ class KeyformProvider(Provider):
 
     def catalog(self) -> Catalog:
         return REFERENCE_CATALOG
+
+    # -- the server's rules (keyform.providers.keyform.rules) --------------------------------------
+
+    def risks(self, change: Change) -> list[Risk]:
+        return rules.flag_risks(change.address, change.action == Action.CREATE, change.before or {}, change.after or {})
+
+    def rotation_risks(self, change: Change) -> list[Risk]:
+        return rules.rotation_risks(change)
+
+    @classmethod
+    def sensitive(cls, grant: str) -> bool:
+        return rules.is_sensitive(grant)
+
+    def weakens(self, change: Change) -> str:
+        return rules.weakens(change)
+
+    def invariants(self, plan: Plan, live: Mapping[str, LiveResource]) -> list[str]:
+        return rules.roles_still_held(plan.changes, live) + rules.owner_problems(plan.changes, live)
+
+    def runs_last(self, change: Change) -> bool:
+        return rules.runs_last(change)
+
+    @classmethod
+    def check_document(cls, data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, bool]]:
+        return rules.catalog_problems(data)
+
+    @classmethod
+    def options_schema(cls) -> dict[str, Any]:
+        return options_schema()
+
+    @classmethod
+    def verifier(cls, options: Mapping[str, Any], session: Any = None) -> KeyformVerifier:
+        return KeyformVerifier(options, session)
+
+    @classmethod
+    def export_settings(cls) -> dict[str, Any]:
+        return {"url": "${env:KEYFORM_URL}", "token": "${env:KEYFORM_TOKEN}"}
 
     def identity(self) -> str | None:
         return self._identity
