@@ -87,18 +87,26 @@ def adopt_user(client: IamClient, name: str, before: Attributes, after: Attribut
     update_user(client, name, before, after)
 
 
+def _sync_user_tags(client: IamClient, name: str, before: Attributes, after: Attributes, *, moved: bool) -> None:
+    old = before.get("tags") or {}
+    new = after["tags"] or {} if "tags" in after else old
+    send = {key: value for key, value in new.items() if moved or old.get(key) != value}
+    if moved:  # moto keys tags by ARN and drops them when the path (part of the ARN) changes; on AWS
+        send[canonical.MARKER[0]] = canonical.MARKER[1]  # re-sending equal tags changes nothing
+    if send:
+        client.call(f"users/{name}: tagging", "tag_user", UserName=name, Tags=tag_list(send))
+    removed = sorted(set(old) - set(new))
+    if removed:
+        client.call(f"users/{name}: untagging", "untag_user", UserName=name, TagKeys=removed)
+
+
 def update_user(client: IamClient, name: str, before: Attributes, after: Attributes) -> None:
     where = f"users/{name}"
-    if "path" in after and (after["path"] or "/") != (before.get("path") or "/"):
+    moved = "path" in after and (after["path"] or "/") != (before.get("path") or "/")
+    if moved:
         client.call(f"{where}: moving to path {after['path']}", "update_user", UserName=name, NewPath=after["path"])
-    if "tags" in after:
-        old, new = before.get("tags") or {}, after["tags"] or {}
-        changed = {key: value for key, value in new.items() if old.get(key) != value}
-        if changed:
-            client.call(f"{where}: tagging", "tag_user", UserName=name, Tags=tag_list(changed))
-        removed = sorted(set(old) - set(new))
-        if removed:
-            client.call(f"{where}: untagging", "untag_user", UserName=name, TagKeys=removed)
+    if "tags" in after or moved:
+        _sync_user_tags(client, name, before, after, moved=moved)
     if "permissions_boundary" in after and after["permissions_boundary"] != before.get("permissions_boundary"):
         if after["permissions_boundary"]:
             client.call(
