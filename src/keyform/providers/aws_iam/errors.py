@@ -6,7 +6,7 @@ client knows (its own secret key, keys it created) is replaced by `<hidden>` bef
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from botocore.exceptions import (
@@ -25,7 +25,8 @@ from keyform.errors import ProviderError
 
 CREDENTIALS_FIX = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 HINTS = {
-    "InvalidClientTokenId": "AWS does not know this access key (deleted, or of another account); " + CREDENTIALS_FIX,
+    "InvalidClientTokenId": "AWS does not accept this access key (inactive, deleted, or of another account); "
+    + CREDENTIALS_FIX,
     "UnrecognizedClientException": "AWS does not know this access key; " + CREDENTIALS_FIX,
     "SignatureDoesNotMatch": "the secret access key does not belong to the access key id; check AWS_SECRET_ACCESS_KEY",
     "ExpiredToken": "the session token expired; renew the credentials (aws sso login, or a new session token)",
@@ -48,7 +49,9 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def describe(error: BaseException, what: str, *, endpoint: str | None = None) -> str:
+def describe(
+    error: BaseException, what: str, *, endpoint: str | None = None, hints: Mapping[str, str] | None = None
+) -> str:
     """The one-line message for a botocore/boto3 error while doing `what`."""
     if isinstance(error, NoCredentialsError):
         return f"{what}: no AWS credentials found; {CREDENTIALS_FIX}"
@@ -68,7 +71,7 @@ def describe(error: BaseException, what: str, *, endpoint: str | None = None) ->
         code = str(info.get("Code") or "Unknown")
         message = (str(info.get("Message") or "").splitlines() or [""])[0].strip().rstrip(".")
         operation = error.operation_name
-        hint = HINTS.get(code, "see the AWS message")
+        hint = (hints or {}).get(code) or HINTS.get(code, "see the AWS message")
         detail = f"{code}: {message}" if message else code
         return f"{what}: AWS refused {operation} ({detail}); {hint}"
     if isinstance(error, BotoCoreError):
@@ -77,9 +80,17 @@ def describe(error: BaseException, what: str, *, endpoint: str | None = None) ->
 
 
 @contextmanager
-def translated(what: str, *, secrets: Iterable[str] = (), endpoint: str | None = None) -> Iterator[None]:
-    """Run AWS calls; turn any boto3/botocore error into a one-line ProviderError (secrets hidden)."""
+def translated(
+    what: str,
+    *,
+    secrets: Iterable[str] = (),
+    endpoint: str | None = None,
+    hints: Mapping[str, str] | None = None,
+) -> Iterator[None]:
+    """Run AWS calls; turn any boto3/botocore error into a one-line ProviderError (secrets hidden).
+
+    `hints` replace the default fix for some error codes where the context knows a better one."""
     try:
         yield
     except (BotoCoreError, ClientError) as error:
-        raise ProviderError(redact(describe(error, what, endpoint=endpoint), secrets)) from None
+        raise ProviderError(redact(describe(error, what, endpoint=endpoint, hints=hints), secrets)) from None

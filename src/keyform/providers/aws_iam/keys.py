@@ -18,6 +18,10 @@ from keyform.providers.aws_iam.client import IamClient
 from keyform.providers.aws_iam.errors import translated
 
 MAX_KEYS = 2
+DELIVERED_KEY_HINTS = {  # the fix when a delivered key (not keyform's own) is refused
+    "InvalidClientTokenId": "AWS no longer accepts it (inactive or deleted); rotate the user's key",
+    "SignatureDoesNotMatch": "the sink's secret is not this key's; rotate the user's key",
+}
 KeyFacts = tuple[str, datetime, str]  # (access key id, created at, Active|Inactive)
 
 
@@ -139,7 +143,12 @@ def verify_access_key(
     if status == "Inactive":
         raise ProviderError(f"{where} is Inactive; set access_key.enabled: true or deliver the current key")
     sts = client.client("sts", aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key)
-    with translated(f"{where} does not authenticate", secrets=[secret_access_key], endpoint=client.endpoint):
+    with translated(
+        f"{where} does not authenticate",
+        secrets=[secret_access_key],
+        endpoint=client.endpoint,
+        hints=DELIVERED_KEY_HINTS,
+    ):
         arn = str(sts.get_caller_identity()["Arn"])
     expected = client.user_arn(user, path)
     if arn != expected:
