@@ -71,12 +71,12 @@ def test_authorization_details_follow_marker_across_pages_and_read_boundaries(cl
         stub.add_response(
             "get_account_authorization_details",
             {"UserDetailList": [], "Policies": [policy], "IsTruncated": True, "Marker": "page-2"},
-            {"Filter": READ_FILTER},
+            {"Filter": READ_FILTER, "MaxItems": 1000},
         )
         stub.add_response(
             "get_account_authorization_details",
             {"UserDetailList": [user], "IsTruncated": False},
-            {"Filter": READ_FILTER, "Marker": "page-2"},
+            {"Filter": READ_FILTER, "MaxItems": 1000, "Marker": "page-2"},
         )
         stub.add_response(
             "list_access_keys",

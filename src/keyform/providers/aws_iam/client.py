@@ -22,6 +22,7 @@ from keyform.providers.aws_iam.errors import translated
 from keyform.providers.aws_iam.policy import to_json
 
 READ_FILTER = ["User", "Group", "LocalManagedPolicy"]  # no roles, no AWS managed policy documents
+PAGE_SIZE = 1000  # the largest MaxItems AWS accepts for authorization details: fewest pages
 POLICY_VERSION_LIMIT = 5
 
 
@@ -122,7 +123,10 @@ class IamClient:
         """Every user, group and customer-managed policy of the account, one page per request."""
         out: dict[str, list[dict[str, Any]]] = {"users": [], "groups": [], "policies": []}
         for page in self.pages(
-            "reading IAM users, groups and policies", "get_account_authorization_details", Filter=READ_FILTER
+            "reading IAM users, groups and policies",
+            "get_account_authorization_details",
+            Filter=READ_FILTER,
+            PaginationConfig={"PageSize": PAGE_SIZE},
         ):
             out["users"].extend(page.get("UserDetailList") or ())
             out["groups"].extend(page.get("GroupDetailList") or ())
