@@ -3,6 +3,7 @@ through the two-key overlap and never asks for a third key, retired keys are ref
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,3 +127,13 @@ def test_rotation_step(ages, now, expected):
     step = keys.rotation_step("u", facts, now=now, rotate_after=90 * DAY, overlap=DAY)
     assert step.action == expected
     assert step.access_key_id == ("AKIA0" if expected == "retire" else None)
+
+
+def test_no_secret_reaches_logs_or_reprs(client, account, caplog):
+    caplog.set_level(logging.INFO)  # what an application embedding keyform typically logs
+    key = keys.create_access_key(client, "ci-bot", [])
+    keys.verify_access_key(client, "ci-bot", key.access_key_id, key.secret_access_key, path="/automation/")
+    client.read_all()
+    shown = [caplog.text, repr(key), repr(client.settings), repr(account.settings())]
+    for secret in (key.secret_access_key, account.admin_secret):
+        assert not any(secret in text for text in shown)
