@@ -61,12 +61,34 @@ def test_organisation_is_never_left_without_an_owner():
         check_safety(plan, {only: live(only, OWNER)}, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True)
 
 
+def test_an_owner_without_a_working_key_does_not_count():
+    # The server refuses to leave no owner with a working key (an owner without one can't switch
+    # api_access back on), so the plan predicts it rather than failing half-way through apply.
+    keyed, keyless = "users/o1@x.example", "users/o2@x.example"
+    live_state = {keyed: live(keyed, OWNER), keyless: live(keyless, {**OWNER, "api_key_enabled": None})}
+    disable_key = Change(Action.UPDATE, keyed, OWNER, {**OWNER, "api_key_enabled": False})
+    with pytest.raises(UnsafePlanError, match="left without an active Account Owner with a working API key"):
+        check_safety(
+            Plan.from_changes([disable_key]), live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True
+        )
+    give_key = Change(Action.UPDATE, keyless, {"api_key_enabled": None}, {"api_key_enabled": True})
+    check_safety(
+        Plan.from_changes([disable_key, give_key]),
+        live_state,
+        Safety(),
+        provider=PROVIDER,
+        identity=None,
+        allow_unsafe=True,
+    )
+
+
 def test_owner_count_follows_every_change_to_owners():
     first, second, other = "users/o1@x.example", "users/o2@x.example", "users/s@x.example"
-    live_state = {a: live(a, OWNER) for a in (first, second)} | {other: live(other, {"role": "standard"})}
+    standard = {"role": "standard", "api_key_enabled": True}
+    live_state = {a: live(a, OWNER) for a in (first, second)} | {other: live(other, standard)}
     archive_first = Change(Action.UPDATE, first, OWNER, {**OWNER, "archived": True})
     delete_second = Change(Action.DELETE, second, OWNER, None)
-    promote_other = Change(Action.UPDATE, other, {"role": "standard"}, {"role": "account_owner"})
+    promote_other = Change(Action.UPDATE, other, {"role": "standard"}, {"role": "account_owner"})  # keeps its key
     check_safety(
         Plan.from_changes([archive_first]), live_state, Safety(), provider=PROVIDER, identity=None, allow_unsafe=True
     )
@@ -98,7 +120,7 @@ def test_an_invariant_alone_does_not_suggest_allow_unsafe():
     with pytest.raises(UnsafePlanError) as caught:
         check_safety(plan, {only: live(only, OWNER)}, Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)
     assert str(caught.value) == (
-        "unsafe plan: the organisation would be left without an active Account Owner"
+        "unsafe plan: the organisation would be left without an active Account Owner with a working API key"
         " (--allow-unsafe does not override this)"
     )
 
@@ -117,7 +139,7 @@ def test_a_threshold_and_an_invariant_together_say_allow_unsafe_overrides_only_t
         )
     assert str(caught.value) == (
         "unsafe plan: would delete 3 of 10 managed credentials (30%), over safety.max_delete_fraction 25%;"
-        " the organisation would be left without an active Account Owner"
+        " the organisation would be left without an active Account Owner with a working API key"
         " (--allow-unsafe overrides only the safety thresholds, not the rest)"
     )
 

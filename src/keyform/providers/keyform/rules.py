@@ -92,12 +92,12 @@ def weakens(change: Change) -> str:
 
 
 def owner_problems(changes: Iterable[Change], live: Mapping[str, LiveResource]) -> list[str]:
-    """The invariant: a plan never leaves the organisation without an active Account Owner."""
+    """The invariant: a plan never leaves the organisation without an active Account Owner whose
+    API key works (the server's own rule: an owner without a working key can't switch api_access
+    back on, so counting them would let a plan lock the organisation out)."""
     changes = list(changes)
-    if _owners_after(changes, live) == 0 and any(
-        res.attributes.get("role") == "account_owner" for res in live.values()
-    ):
-        return ["the organisation would be left without an active Account Owner"]
+    if _owners_after(changes, live) == 0 and any(_active_owner(res.attributes) for res in live.values()):
+        return ["the organisation would be left without an active Account Owner with a working API key"]
     return []
 
 
@@ -119,7 +119,12 @@ def _owners_after(changes: list[Change], live: Mapping[str, LiveResource]) -> in
 
 
 def _active_owner(attributes: Mapping[str, Any]) -> bool:
-    return attributes.get("role") == "account_owner" and not attributes.get("archived")
+    """An Account Owner who is not archived and whose API key is enabled."""
+    return (
+        attributes.get("role") == "account_owner"
+        and not attributes.get("archived")
+        and attributes.get("api_key_enabled") is True
+    )
 
 
 def runs_last(change: Change) -> bool:
