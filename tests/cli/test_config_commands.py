@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -210,3 +211,14 @@ def test_schema_prints_a_valid_2020_12_schema(workdir):
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["required"] == ["version", "provider"]
+
+
+def test_the_committed_schema_is_what_keyform_schema_prints_so_editors_see_every_kind(workdir):
+    # Editors read schemas/keyform.schema.json (examples/keyform.yaml names it in its first line):
+    # it must be the assembled schema of the keyform provider, kinds included, not the shared settings.
+    committed = Path(__file__).resolve().parents[2] / "schemas" / "keyform.schema.json"
+    result = run("schema")
+    assert result.stdout == committed.read_text(encoding="utf-8"), (
+        "schemas/keyform.schema.json is stale: run `keyform schema > src/keyform/schemas/keyform.schema.json`"
+    )
+    assert {"organization", "roles", "users", "credentials"} <= set(json.loads(result.stdout)["properties"])

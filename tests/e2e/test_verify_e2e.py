@@ -12,7 +12,7 @@ from pyrage import x25519
 
 from tests.e2e.conftest import EXAMPLE_SECRETS
 
-SCHEMA = Path(__file__).resolve().parents[2] / "src" / "keyform" / "schemas" / "keyform.schema.json"
+SCHEMA = Path(__file__).resolve().parents[2] / "src" / "keyform" / "schemas" / "settings.schema.json"
 ADDRESSES = EXAMPLE_SECRETS
 
 

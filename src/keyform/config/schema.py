@@ -46,7 +46,7 @@ _BOUNDS = {
 
 @functools.cache
 def _schema_text() -> str:
-    return (files("keyform") / "schemas" / "keyform.schema.json").read_text(encoding="utf-8")
+    return (files("keyform") / "schemas" / "settings.schema.json").read_text(encoding="utf-8")
 
 
 @functools.cache
