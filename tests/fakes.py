@@ -73,7 +73,13 @@ class FakeProvider(Provider):
     kinds = FAKE_KINDS
 
     def risks(self, change: Change) -> list[Risk]:
-        return rules.flag_risks(change.address, change.action == Action.CREATE, change.before or {}, change.after or {})
+        return rules.flag_risks(
+            change.address,
+            change.action == Action.CREATE,
+            change.before or {},
+            change.after or {},
+            change.details.get("live_secret"),
+        )
 
     def rotation_risks(self, change: Change) -> list[Risk]:
         return rules.rotation_risks(change)

@@ -51,6 +51,9 @@ class Safety:
     max_delete_fraction: float = 0.25
     unmanaged: str = "ignore"
     protect: tuple[str, ...] = ()
+    # with unmanaged: report, which unmanaged resources `plan --detailed-exitcode` counts as drift:
+    # none (False), all (True) or "privileged" (identities holding a sensitive grant)
+    unmanaged_is_drift: bool | str = False
 
 
 @dataclass(frozen=True)

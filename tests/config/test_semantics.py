@@ -137,3 +137,14 @@ def test_schema_and_semantic_problems_are_reported_together(project, resolve_env
         "keyform.yaml:7:7: unknown key 'permisions' in roles.r (did you mean 'permissions'?)",
         "keyform.yaml:9:57: users.a@acme.example: unknown role 'x'",
     ]
+
+
+def test_unmanaged_is_drift_needs_unmanaged_report_and_takes_only_its_values(project):
+    project.write_root("safety:\n  unmanaged_is_drift: privileged\n")
+    assert project.errors() == [
+        "keyform.yaml:7:23: safety.unmanaged_is_drift counts the unmanaged resources keyform reports, but"
+        " safety.unmanaged is ignore: set safety.unmanaged: report"
+    ]
+    project.write_root("safety:\n  unmanaged: report\n  unmanaged_is_drift: always\n")
+    [error] = project.errors()
+    assert error.startswith("keyform.yaml:8:23: safety.unmanaged_is_drift")

@@ -56,7 +56,7 @@ def plan(
     if out is not None:
         engine.save_plan(result.plan, out, workspace)
         options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
-    if detailed_exitcode and not result.plan.empty:
+    if detailed_exitcode and result.plan.drifted:  # changes, or unmanaged drift (safety.unmanaged_is_drift)
         sys.exit(2)
 
 

@@ -126,6 +126,7 @@ def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
         max_delete_fraction=float(spec.get("max_delete_fraction", Safety.max_delete_fraction)),
         unmanaged=spec.get("unmanaged", Safety.unmanaged),
         protect=tuple(protect),
+        unmanaged_is_drift=spec.get("unmanaged_is_drift", Safety.unmanaged_is_drift),
     )
 
 

@@ -62,8 +62,20 @@ class _Checker:
             for path, message, key in self.provider.check_document(self.data):
                 self.add(path, message, key=key)
         self.check_protect()
+        self.check_unmanaged_drift()
         self.check_max_file_size()
         return self.problems
+
+    def check_unmanaged_drift(self) -> None:
+        """unmanaged_is_drift counts what `unmanaged: report` reports: without it, it would do nothing."""
+        safety = _mapping(self.data.get("safety"))
+        setting, unmanaged = safety.get("unmanaged_is_drift", False), safety.get("unmanaged", "ignore")
+        if setting is not False and unmanaged != "report":
+            self.add(
+                ("safety", "unmanaged_is_drift"),
+                f"safety.unmanaged_is_drift counts the unmanaged resources keyform reports, but safety.unmanaged"
+                f" is {unmanaged}: set safety.unmanaged: report",
+            )
 
     def check_max_file_size(self) -> None:
         text = self.data.get("max_file_size")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -12,6 +12,7 @@ from keyform import __version__
 from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk
 from keyform.errors import KeyformError
 from keyform.model import DesiredState
+from keyform.plan.access import IdentityAccess, UnmanagedAccess, effective_access, unmanaged_access
 from keyform.plan.diff import diff
 from keyform.plan.plan import ApplyOrder, Plan
 from keyform.plan.risks import Sides, assess, holders_of
@@ -53,7 +54,7 @@ def make_plan(
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     kinds = type(provider).kinds
     result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), now=now)
-    changes = result.changes
+    changes = [_with_live_secret(change, live) for change in result.changes]
     if changes:
         referenced = _referenced(kinds)
         sides = Sides(before=_LiveAttributes(live), after=state.resource_map)
@@ -66,6 +67,7 @@ def make_plan(
         ]
     if targets:
         changes = _targeted(changes, set(targets), kinds)
+    access, unmanaged, drift = _access(changes, result.unmanaged, live, provider, state)
     meta = {
         "target": provider.describe(),
         "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -73,8 +75,44 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
     }
-    plan = Plan.from_changes(changes, result.unmanaged, meta, order=ApplyOrder.of(provider))
+    plan = Plan.from_changes(
+        changes,
+        result.unmanaged,
+        meta,
+        order=ApplyOrder.of(provider),
+        access=access,
+        unmanaged_access=unmanaged,
+        drift=drift,
+    )
     return PlanResult(plan, live, declared=state.resource_map.keys(), targets=frozenset(targets))
+
+
+def _access(
+    changes: Sequence[Change],
+    unmanaged: Sequence[str],
+    live: Mapping[str, LiveResource],
+    provider: Provider,
+    state: DesiredState,
+) -> tuple[tuple[IdentityAccess, ...], tuple[UnmanagedAccess, ...], list[str]]:
+    """Effective access per identity the (targeted) changes bring, what unmanaged identities
+    hold, and the unmanaged addresses that count as drift."""
+    kinds, sensitive = type(provider).kinds, provider.sensitive
+    access = effective_access(changes, live, kinds, sensitive)
+    setting = state.safety.unmanaged_is_drift
+    found = unmanaged_access(unmanaged, changes, live, kinds, sensitive, setting) if unmanaged else ()
+    drift = list(unmanaged) if setting is True else [item.address for item in found if item.drift]
+    return access, found, drift
+
+
+def _with_live_secret(change: Change, live: Mapping[str, LiveResource]) -> Change:
+    """An update or adopt of a resource with a live secret says which (`details.live_secret`):
+    that secret acts with whatever access the change gives, from the moment it is applied."""
+    if change.action not in (Action.UPDATE, Action.ADOPT):
+        return change
+    resource = live.get(change.address)
+    if resource is None or not resource.secrets:
+        return change
+    return change._replace(details={**change.details, "live_secret": resource.secrets[-1].id})
 
 
 def _annotated(change: Change, risks: tuple[Risk, ...], new_secret: bool) -> Change:

@@ -146,9 +146,10 @@ def _rotation(
         reason = f"secret is {_days(age)} old (rotate_after {format_duration(rotate_after)})"
     else:
         return None
-    phase = "add" if overlap is not None else "immediate"
-    details_overlap = format_duration(overlap) if overlap is not None else None
-    return _rotate(current, wanted, phase, reason, current.secrets[-1].id, details_overlap)
+    if overlap is None:
+        return _rotate(current, wanted, "immediate", reason, newest.id)
+    # the overlap starts when the change is applied: its end is at least this far from now
+    return _rotate(current, wanted, "add", reason, newest.id, format_duration(overlap), now + overlap)
 
 
 def _rotate(
@@ -158,10 +159,13 @@ def _rotate(
     reason: str,
     old_secret: str,
     overlap: str | None = None,
+    until: datetime | None = None,
 ) -> Change:
     details = {"phase": phase, "old_secret": old_secret}
     if overlap:
         details["overlap"] = overlap
+    if until is not None:
+        details["old_secret_until"] = until.isoformat(timespec="seconds").replace("+00:00", "Z")
     before = _comparable(current.attributes, wanted)
     return Change(
         Action.ROTATE, current.address, before, dict(wanted), current.id, current.etag, reason, details=details

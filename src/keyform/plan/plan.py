@@ -9,6 +9,8 @@ from typing import Any
 
 from keyform.contract import Action, Change, Kind, Provider, RiskCategory
 from keyform.errors import KeyformError
+from keyform.plan.access import IdentityAccess, UnmanagedAccess
+from keyform.plan.review import review
 
 FORMAT_VERSION = "1"
 
@@ -81,6 +83,9 @@ class Plan:
     changes: tuple[Change, ...]
     unmanaged: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)  # target, created_at, keyform version, ...
+    access: tuple[IdentityAccess, ...] = ()  # every identity whose effective access changes
+    unmanaged_access: tuple[UnmanagedAccess, ...] = ()  # what each unmanaged identity holds
+    drift: tuple[str, ...] = ()  # unmanaged addresses that count as drift (safety.unmanaged_is_drift)
 
     @classmethod
     def from_changes(
@@ -90,12 +95,28 @@ class Plan:
         meta: Mapping[str, Any] | None = None,
         *,
         order: ApplyOrder = UNORDERED,
+        access: Iterable[IdentityAccess] = (),
+        unmanaged_access: Iterable[UnmanagedAccess] = (),
+        drift: Iterable[str] = (),
     ) -> Plan:
-        return cls(tuple(sorted(changes, key=order.sort_key)), tuple(unmanaged), dict(meta or {}))
+        return cls(
+            tuple(sorted(changes, key=order.sort_key)),
+            tuple(unmanaged),
+            dict(meta or {}),
+            access=tuple(access),
+            unmanaged_access=tuple(unmanaged_access),
+            drift=tuple(drift),
+        )
 
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def drifted(self) -> bool:
+        """Whether `plan --detailed-exitcode` exits 2: there are changes, or unmanaged resources
+        that the configuration counts as drift."""
+        return bool(self.changes or self.drift)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(change.action.value for change in self.changes)
@@ -111,8 +132,12 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "meta": dict(self.meta),
             "summary": self.summary(),
+            "review": review(self).to_dict(),
             "changes": [change.to_dict() for change in self.changes],
             "unmanaged": list(self.unmanaged),
+            "effective_access": {access.address: access.to_dict() for access in self.access},
+            "unmanaged_access": {found.address: found.to_dict() for found in self.unmanaged_access},
+            "unmanaged_drift": list(self.drift),
         }
 
     @classmethod
@@ -123,8 +148,18 @@ class Plan:
                 f"plan file has format_version {found!r}, this keyform reads {FORMAT_VERSION!r}: "
                 "make the plan again with this version"
             )
-        try:
+        try:  # effective_access and the rest came later: a plan file without them reads as before
             changes = tuple(Change.from_dict(item) for item in data["changes"])
-        except (KeyError, TypeError, ValueError) as error:
+            access = tuple(IdentityAccess.from_dict(a, item) for a, item in data.get("effective_access", {}).items())
+            found = tuple(UnmanagedAccess.from_dict(a, item) for a, item in data.get("unmanaged_access", {}).items())
+            drift = tuple(str(address) for address in data.get("unmanaged_drift", ()))
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise KeyformError(f"plan file is damaged ({error}): make the plan again") from None
-        return cls(changes, tuple(data.get("unmanaged", ())), dict(data.get("meta", {})))
+        return cls(
+            changes,
+            tuple(data.get("unmanaged", ())),
+            dict(data.get("meta", {})),
+            access=access,
+            unmanaged_access=found,
+            drift=drift,
+        )

@@ -8,8 +8,9 @@ from typing import NamedTuple
 import click
 
 from keyform.contract import SYMBOLS, Action, RiskCategory
+from keyform.plan.access import Grant
 from keyform.plan.plan import Plan
-from keyform.plan.values import attribute_rows, summary_line
+from keyform.plan.values import attribute_rows, rotation_note, summary_line
 
 _COLOURS = {
     Action.CREATE: "green",
@@ -77,10 +78,48 @@ def render_text(plan: Plan, *, styled: bool = True) -> str:
             for name, before, after in rows:
                 value = after if before is None else f"{before} -> {after}"
                 lines.append(f"      {name.ljust(width)}  {value}")
+        note = rotation_note(change)
+        if note:
+            lines.append(f"      old secret  {note}")
         for risk in change.risks:
             opening, closing = palette.risk[risk.category]
             lines.append(f"      {opening}! {risk.category}: {risk.message}{closing}")
-    for address in plan.unmanaged:
-        lines.append(f"  ? {address}  (live, not managed by keyform; safety.unmanaged: report)")
+    lines += _unmanaged_lines(plan)
+    lines += _access_lines(plan)
     lines += ["", summary_line(plan.summary())]
     return "\n".join(lines)
+
+
+def _grant(grant: Grant) -> str:
+    return f"{grant.grant} [sensitive]" if grant.sensitive else grant.grant
+
+
+def _access_lines(plan: Plan) -> list[str]:
+    """Every identity whose effective access changes, each gain (+) and loss (-) and its source."""
+    if not plan.access:
+        return []
+    lines = ["", f"Effective access ({len(plan.access)} identit{'y' if len(plan.access) == 1 else 'ies'}):"]
+    for access in plan.access:
+        notes = [note for note in (access.change, "" if access.managed else "unmanaged") if note]
+        if access.live_secret and access.gains:
+            notes.append(f"live secret {access.live_secret} gains it at once")
+        lines.append(f"  {access.address}" + (f"  ({'; '.join(notes)})" if notes else ""))
+        for sign, grants in (("+", access.gains), ("-", access.losses)):
+            for grant in grants:
+                lines.append(f"      {sign} {_grant(grant)}  via {', '.join(grant.through)}")
+    return lines
+
+
+def _unmanaged_lines(plan: Plan) -> list[str]:
+    """Unmanaged live resources (safety.unmanaged: report), with what each identity holds."""
+    holdings = {found.address: found for found in plan.unmanaged_access}
+    drift = set(plan.drift)
+    lines = []
+    for address in plan.unmanaged:
+        lines.append(f"  ? {address}  (live, not managed by keyform; safety.unmanaged: report)")
+        found = holdings.get(address)
+        if found is not None:
+            lines.append(f"      holds  {', '.join(map(_grant, found.holds)) or '(nothing)'}")
+        if address in drift:
+            lines.append("      counts as drift (safety.unmanaged_is_drift)")
+    return lines

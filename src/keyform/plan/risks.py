@@ -100,11 +100,11 @@ def _risks(
     change: Change, provider: Provider, before_side: _Grants, after_side: _Grants, holders: Mapping[str, list[str]]
 ) -> list[Risk]:
     action, address, before, after = change.action, change.address, change.before, change.after
-    if action == Action.DELETE:
-        return [Risk(RiskCategory.BREAKING, f"deletes {address}")]
     if action == Action.ROTATE:
         return provider.rotation_risks(change)
     kind = kind_of(type(provider), change.kind)
+    if action == Action.DELETE:
+        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}")]
     risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
         risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
@@ -121,6 +121,12 @@ def _risks(
         risks.append(Risk(RiskCategory.BREAKING, f"{subject} loses {', '.join(sorted(lost))}"))
     risks += provider.risks(change)
     return risks
+
+
+def _what_it_held(grants: Iterable[str]) -> str:
+    """What a deleted resource granted, so a reviewer knows what goes: " (it held a, b)"."""
+    held = sorted(grants)
+    return f" (it held {', '.join(held)})" if held else ""
 
 
 def _names(value: Any) -> Iterable[str]:

@@ -54,3 +54,32 @@ def summary_line(summary: Mapping[str, int]) -> str:
         if summary.get(k)
     ]
     return text + (" Risks: " + ", ".join(risks) + "." if risks else "")
+
+
+AT_ONCE = "at once"
+
+
+def old_secret_stops(change: Change) -> str | None:
+    """When a rotation's old secret stops working: "at once", or the end of its overlap (a UTC
+    time, about: the overlap starts when the change is applied); None if it is not a rotation."""
+    if change.action != Action.ROTATE:
+        return None
+    details = change.details
+    if details.get("phase") == "add":
+        return str(details.get("old_secret_until") or f"{details.get('overlap', 'its overlap')} after apply")
+    return AT_ONCE
+
+
+def rotation_note(change: Change) -> str | None:
+    """A rotation's old secret and when it stops working, in words, or None."""
+    stops = old_secret_stops(change)
+    if stops is None:
+        return None
+    details = change.details
+    old = details.get("old_secret") or ", ".join(details.get("old_secrets", ())) or "the current secret"
+    if details.get("phase") == "add":
+        overlap = details.get("overlap", "the overlap")
+        return f"{old} keeps working until about {stops} ({overlap} overlap), then the next apply revokes it"
+    if details.get("phase") == "revoke":
+        return f"{old} stops working {AT_ONCE} (its overlap is over)"
+    return f"{old} stops working {AT_ONCE}"

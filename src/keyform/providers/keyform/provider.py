@@ -111,7 +111,13 @@ class KeyformProvider(Provider):
     # -- the server's rules (keyform.providers.keyform.rules) --------------------------------------
 
     def risks(self, change: Change) -> list[Risk]:
-        return rules.flag_risks(change.address, change.action == Action.CREATE, change.before or {}, change.after or {})
+        return rules.flag_risks(
+            change.address,
+            change.action == Action.CREATE,
+            change.before or {},
+            change.after or {},
+            change.details.get("live_secret"),
+        )
 
     def rotation_risks(self, change: Change) -> list[Risk]:
         return rules.rotation_risks(change)

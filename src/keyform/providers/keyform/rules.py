@@ -18,7 +18,11 @@ ROLE_RANK = {"standard": 0, "account_admin": 1, "account_owner": 2}
 DataPath = tuple[str | int, ...]
 
 
-def flag_risks(address: str, creating: bool, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Risk]:
+def flag_risks(
+    address: str, creating: bool, before: Mapping[str, Any], after: Mapping[str, Any], live_secret: str | None = None
+) -> list[Risk]:
+    """Risks of the server's flags; `live_secret` is the id of the resource's live secret (the
+    engine's `details.live_secret`), which acts with a raised org role at once."""
     was, now = before.get, after.get
     risks = []
     if now("cognitive_access") and not was("cognitive_access"):
@@ -30,6 +34,11 @@ def flag_risks(address: str, creating: bool, before: Mapping[str, Any], after: M
             risks.append(
                 Risk(RiskCategory.ESCALATION, f"{address} org role {'set to' if creating else 'raised to'} {new}")
             )
+            if live_secret and now("api_key_enabled") is not False and not now("archived"):
+                active = "active " if now("api_key_enabled") is True else ""
+                risks.append(
+                    Risk(RiskCategory.ESCALATION, f"{address}: its {active}API key {live_secret} now acts as {new}")
+                )
         elif old is not None and ROLE_RANK[new] < ROLE_RANK.get(old, 0):
             risks.append(Risk(RiskCategory.BREAKING, f"{address} org role lowered from {old} to {new}"))
     api_access = now("api_access")
