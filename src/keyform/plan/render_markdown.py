@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from keyform.contract import SYMBOLS, Change, RiskCategory
+from keyform.plan.checklist import markdown_lines
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows, summary_line
 
@@ -43,6 +44,7 @@ def render_markdown(plan: Plan, *, max_chars: int = COMMENT_LIMIT - 1_536) -> st
             if len(risks) > RISKS_SHOWN:
                 out.append(f"- ...and {len(risks) - RISKS_SHOWN} more (see the details below)")
             out.append("")
+    out += markdown_lines(plan)
     summary = plan.summary()
     out += ["| action | count |", "|---|---:|"]
     out += [

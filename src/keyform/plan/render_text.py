@@ -8,6 +8,7 @@ from typing import NamedTuple
 import click
 
 from keyform.contract import SYMBOLS, Action, RiskCategory
+from keyform.plan.checklist import text_lines
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows, summary_line
 
@@ -80,6 +81,7 @@ def render_text(plan: Plan, *, styled: bool = True) -> str:
         for risk in change.risks:
             opening, closing = palette.risk[risk.category]
             lines.append(f"      {opening}! {risk.category}: {risk.message}{closing}")
+        lines += text_lines(change)
     for address in plan.unmanaged:
         lines.append(f"  ? {address}  (live, not managed by keyform; safety.unmanaged: report)")
     lines += ["", summary_line(plan.summary())]
