@@ -33,6 +33,9 @@ class PredictiveIndexVerifier:
             str(options.get("api_url") or DEFAULT_API_URL), TITLE, float(options.get("timeout", 30)), session
         )
 
+    def close(self) -> None:
+        self.api.close()
+
     def check(self, address: str, entry: Any, state: DesiredState, redactor: Redactor) -> Finding:
         kind, _, email = address.partition("/")
         if kind != "users":
