@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -216,6 +217,49 @@ class SecretVerifier(Protocol):
     def close(self) -> None: ...
 
 
+# -- manual steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One thing a person does in a vendor's UI to carry out a change (`Provider.manual_steps`).
+
+    `text` says where to click and what to tick; `only` names the only role that can do it
+    ("Account Owner"); `warning` is said loudly ("this deactivates the previous key at once");
+    `enter` names the parts of a new secret the person types into keyform after this step
+    (through a hidden prompt, never shown). A step never holds a secret.
+    """
+
+    text: str
+    only: str = ""
+    warning: str = ""
+    enter: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text}
+        if self.only:
+            data["only"] = self.only
+        if self.warning:
+            data["warning"] = self.warning
+        if self.enter:
+            data["enter"] = list(self.enter)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Step:
+        return cls(
+            text=str(data["text"]),
+            only=str(data.get("only", "")),
+            warning=str(data.get("warning", "")),
+            enter=tuple(data.get("enter", ())),
+        )
+
+
+def steps_of(change: Change) -> list[Step]:
+    """The manual steps a plan recorded for `change` (in `details["steps"]`), if any."""
+    return [Step.from_dict(step) for step in change.details.get("steps", ())]
+
+
 # -- kinds ----------------------------------------------------------------------------------------
 
 
@@ -310,6 +354,9 @@ class Provider(ABC):
     """
 
     kinds: ClassVar[tuple[Kind, ...]] = ()
+    needs_person: ClassVar[bool] = False
+    """True for a system without a management API: a person carries out each change in its UI
+    (`manual_steps`), so `keyform apply` needs a terminal and runs one change at a time."""
 
     @abstractmethod
     def read(self) -> dict[str, LiveResource]:
@@ -320,6 +367,15 @@ class Provider(ABC):
         """Apply one change; raise StaleChangeError if the resource moved since the plan."""
 
     # -- optional hooks, each with a default that suits an API without the notion -----------------
+
+    def use_directory(self, directory: Path) -> None:  # noqa: B027 (optional hook)
+        """The directory of the root keyform.yaml, given once after construction and before
+        `read()`: a provider that keeps a local record (one without a management API) keeps it there."""
+
+    def manual_steps(self, change: Change) -> list[Step]:
+        """What a person does in the system's UI to carry out `change` (a system without a
+        management API): plans show them as a checklist, and `apply` walks a person through them."""
+        return []
 
     def generates_secret(self, change: Change) -> bool:
         """Whether applying this change makes a new secret (journalled, shown in plans)."""

@@ -95,13 +95,15 @@ def load_and_plan(
     from keyform.model import PluginConfig
     from keyform.providers.registry import load_provider
 
-    peeked = peek_provider(find_root(options.config, options.directory), os.environ)
+    root = find_root(options.config, options.directory)
+    peeked = peek_provider(root, os.environ)
     if peeked is None or not isinstance(peeked.get("type"), str):
         workspace = load(options)
         return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
     settings = PluginConfig(peeked["type"], {key: value for key, value in peeked.items() if key != "type"})
     try:
         provider = load_provider(settings)
+        provider.use_directory(root.parent)
     except KeyformError:
         workspace = load(options)  # reports the problem with its position
         return workspace, plan(workspace, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
@@ -257,6 +259,7 @@ def run_apply(
             if reissue:
                 options.echo("Run `keyform apply` without a plan file afterwards to re-issue those secrets.", err=True)
             options.echo(render(the_plan, "text", styled=options.styled))
+            _require_person(provider, the_plan, dry_run)
         else:
             planning = {"targets": targets, "replace": replace, "reissue": reissue}
             the_plan = _checked_plan(workspace, provider, allow_unsafe, **planning).plan
@@ -264,13 +267,15 @@ def run_apply(
                 options.echo(render(the_plan, "text", styled=options.styled))
             if the_plan.empty:
                 return ApplyReport()
+            _require_person(provider, the_plan, dry_run)
             if not (auto_approve or dry_run):
                 _confirm(options)
         sink = workspace.sink()
         if dry_run:
             report = DryRunExecutor(progress=Progress(options, len(the_plan.changes), bar=False)).execute(the_plan)
         else:
-            progress = Progress(options, len(the_plan.changes), bar=on_terminal())
+            manual = type(provider).needs_person  # a person works through each change: no bar over the prompts
+            progress = Progress(options, len(the_plan.changes), bar=on_terminal() and not manual)
             journal.open()
             if saved is not None:
                 applied_plans.record(saved[1])
@@ -278,7 +283,7 @@ def run_apply(
                 provider,
                 sink,
                 options.redactor,
-                concurrency=int(workspace.state.provider.options.get("concurrency", 4)),
+                concurrency=1 if manual else int(workspace.state.provider.options.get("concurrency", 4)),
                 progress=progress,
                 emergency_dir=workspace.base_dir / ".keyform",  # 0700, ignored by git
                 journal=journal,
@@ -293,6 +298,14 @@ def run_apply(
     if not report.ok:
         sys.exit(1)
     return report
+
+
+def _require_person(provider: Provider, the_plan: Plan, dry_run: bool) -> None:
+    """A provider without a management API needs a person at a terminal to apply changes."""
+    if type(provider).needs_person and not (dry_run or the_plan.empty):
+        from keyform.manual import require_person
+
+        require_person(provider.describe())
 
 
 def _saved_plan(

@@ -42,6 +42,7 @@ class Workspace:
         from keyform.providers.registry import load_provider
 
         provider = load_provider(self.state.provider)
+        provider.use_directory(self.base_dir)
         try:
             yield provider
         finally:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from keyform import __version__
-from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk
+from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk, Step
 from keyform.errors import KeyformError
 from keyform.model import DesiredState
 from keyform.plan.access import IdentityAccess, UnmanagedAccess, effective_access, unmanaged_access
@@ -62,7 +62,7 @@ def make_plan(
         holders = holders_of(kinds, state.resource_map) if held else {}
         risks = assess(changes, provider, sides, holders)
         changes = [
-            _annotated(change, change_risks, provider.generates_secret(change))
+            _annotated(change, change_risks, provider.generates_secret(change), provider.manual_steps(change))
             for change, change_risks in zip(changes, risks, strict=True)
         ]
     if targets:
@@ -115,10 +115,15 @@ def _with_live_secret(change: Change, live: Mapping[str, LiveResource]) -> Chang
     return change._replace(details={**change.details, "live_secret": resource.secrets[-1].id})
 
 
-def _annotated(change: Change, risks: tuple[Risk, ...], new_secret: bool) -> Change:
-    """The change with its risks and, if applying it makes a secret, `new_secret` (one rebuild, or none)."""
-    if new_secret:
-        return change._replace(risks=risks, details={**change.details, "new_secret": True})
+def _annotated(change: Change, risks: tuple[Risk, ...], new_secret: bool, steps: list[Step]) -> Change:
+    """The change with its risks, `new_secret` if applying it makes a secret, and the manual steps
+    a person follows to carry it out (`steps`, for a system without a management API): one
+    rebuild, or none."""
+    if new_secret or steps:
+        details = {**change.details, **({"new_secret": True} if new_secret else {})}
+        if steps:
+            details["steps"] = [step.to_dict() for step in steps]
+        return change._replace(risks=risks, details=details)
     return change._replace(risks=risks) if risks else change
 
 

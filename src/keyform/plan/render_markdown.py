@@ -6,6 +6,7 @@ from itertools import groupby
 
 from keyform.contract import SYMBOLS, Change, RiskCategory
 from keyform.plan.access import Grant, IdentityAccess
+from keyform.plan.checklist import markdown_lines
 from keyform.plan.plan import Plan
 from keyform.plan.review import review
 from keyform.plan.values import attribute_rows, rotation_note, summary_line
@@ -46,6 +47,7 @@ def render_markdown(plan: Plan, *, max_chars: int = COMMENT_LIMIT - 1_536) -> st
             if len(risks) > RISKS_SHOWN:
                 out.append(f"- ...and {len(risks) - RISKS_SHOWN} more (see the details below)")
             out.append("")
+    out += markdown_lines(plan)
     summary = plan.summary()
     out += ["| action | count |", "|---|---:|"]
     out += [

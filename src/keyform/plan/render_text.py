@@ -9,6 +9,7 @@ import click
 
 from keyform.contract import SYMBOLS, Action, RiskCategory
 from keyform.plan.access import Grant
+from keyform.plan.checklist import text_lines
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows, rotation_note, summary_line
 
@@ -84,6 +85,7 @@ def render_text(plan: Plan, *, styled: bool = True) -> str:
         for risk in change.risks:
             opening, closing = palette.risk[risk.category]
             lines.append(f"      {opening}! {risk.category}: {risk.message}{closing}")
+        lines += text_lines(change)
     lines += _unmanaged_lines(plan)
     lines += _access_lines(plan)
     lines += ["", summary_line(plan.summary())]

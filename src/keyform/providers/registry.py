@@ -19,7 +19,11 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {"keyform": "keyform.providers.keyform:KeyformProvider"}
+BUILT_IN = {
+    "keyform": "keyform.providers.keyform:KeyformProvider",
+    "personio": "keyform.providers.personio:PersonioProvider",
+    "predictive-index": "keyform.providers.predictive_index:PredictiveIndexProvider",
+}
 
 
 def available_providers() -> list[str]:

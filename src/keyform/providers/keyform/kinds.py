@@ -16,7 +16,7 @@ from typing import Any
 from keyform.catalog import canonical_permissions
 from keyform.contract import Kind, Rotation, SecretSource, SecretSpec
 
-__all__ = ["KINDS", "canonical_permissions", "kinds", "options_schema"]
+__all__ = ["KINDS", "canonical_permissions", "fragment", "kinds", "options_schema"]
 
 USER_DEFAULTS = {
     "role": "standard",
@@ -113,6 +113,16 @@ def options_schema() -> dict[str, Any]:
 
 def _fragment(kind: str) -> dict[str, Any]:
     return _fragments()[kind]
+
+
+def fragment(kind: str, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A copy of one kind's schema fragment (description, names, schema), with the properties in
+    `without` left out: providers whose resources have the same shape reuse it (Personio's
+    credentials, Predictive Index's users and organization)."""
+    copied = json.loads(json.dumps(_fragments()[kind]))
+    for name in without:
+        copied["schema"]["properties"].pop(name, None)
+    return copied
 
 
 NAME_HINT = (
