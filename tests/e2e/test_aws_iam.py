@@ -122,7 +122,9 @@ def test_apply_the_example_then_a_second_plan_is_empty_and_every_key_verifies(pr
     first = project.keyform("-v", "plan")
     assert first.exit_code == 0, first.output
     assert "keyform: INFO: aws-iam: read 1 user, 0 groups and 0 policies in 3 requests: 1 page of " in first.stderr
-    applied(project)
+    apply = project.keyform("-v", "apply", "--auto-approve")
+    assert apply.exit_code == 0, apply.output
+    assert "2 new secret(s) delivered to" in apply.stdout
     sink = project.sink()
     assert sorted(sink) == ["users/ci-deploy", "users/reporting-export"]
     for address, entry in sink.items():
@@ -171,6 +173,8 @@ def test_an_out_of_band_policy_edit_is_drift_with_the_escalation_named_in_every_
     assert as_json.exit_code == 2
     change = next(c for c in json.loads(as_json.stdout)["changes"] if c["address"] == "policies/artifacts-read")
     assert {"category": "escalation", "message": expected} in change["risks"]
+    saved = project.keyform("-v", "plan", "--out", str(project.workdir / "plan.json"))
+    assert saved.exit_code == 0, saved.output
 
     applied(project)
     assert project.keyform("plan", "--detailed-exitcode").exit_code == 0
