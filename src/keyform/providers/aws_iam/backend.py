@@ -170,7 +170,7 @@ class IamBackend:
         """AWS can't change a policy's description or path: a new policy under keyform's path, attached
         wherever the old one was, then the old one deleted."""
         old = self.client.policy_arn(name)
-        holders = {"users": [], "groups": [], "roles": []}
+        holders: dict[str, list[str]] = {"users": [], "groups": [], "roles": []}
         for page in self.client.pages(
             f"policies/{name}: listing attachments", "list_entities_for_policy", PolicyArn=old
         ):
