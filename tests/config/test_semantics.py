@@ -102,11 +102,11 @@ def test_protect_entries_must_name_declared_resources(project):
 
 def test_the_provider_type_must_be_a_registered_entry_point(project):
     project.write("keyform.yaml", "version: 1\nprovider:\n  type: keyfrom\n  url: https://keys.example.com\n")
-    assert available_providers() == ["keyform", "personio", "predictive-index"]
+    known = available_providers()
+    assert "keyform" in known and "keyfrom" not in known
     assert project.errors() == [
-        "keyform.yaml:3:9: unknown provider type 'keyfrom' (did you mean 'keyform'?) (known: keyform, personio,"
-        " predictive-index; providers"
-        " register under the keyform.providers entry point group)"
+        f"keyform.yaml:3:9: unknown provider type 'keyfrom' (did you mean 'keyform'?) (known: {', '.join(known)};"
+        " providers register under the keyform.providers entry point group)"
     ]
 
 

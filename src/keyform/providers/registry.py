@@ -1,7 +1,7 @@
-"""Providers are plugins: the built-in `keyform` provider, and classes other packages register
+"""Providers are plugins: the built-in `keyform` and `aws-iam` providers, and classes other packages register
 under the `keyform.providers` entry-point group.
 
-The built-in provider is found without reading the entry points, which means scanning every
+The built-in providers are found without reading the entry points, which means scanning every
 installed package's metadata (3 ms with 20 packages, 15 ms with 100), twice per plan and before
 its live read can begin. A package can't register a provider under a built-in name.
 """
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {
+BUILT_IN = {  # imported when named: the aws-iam module imports boto3 (keyform[aws]) only to connect
     "keyform": "keyform.providers.keyform:KeyformProvider",
+    "aws-iam": "keyform.providers.aws_iam.provider:AwsIamProvider",
     "personio": "keyform.providers.personio:PersonioProvider",
     "predictive-index": "keyform.providers.predictive_index:PredictiveIndexProvider",
 }

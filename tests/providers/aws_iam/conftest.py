@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,16 +81,16 @@ class Account:
         )
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    log_path: Path = tmp_path_factory.mktemp("moto") / "moto.log"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+@contextmanager
+def running_moto(log_path: Path, **extra_env: str) -> Iterator[Moto]:
+    """`python -m moto.server` on a free loopback port (read from its log), stopped on exit."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "MOTO_"))}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
             stdout=subprocess.DEVNULL,
             stderr=log,
-            env={**env, **FAKE_ENV},
+            env={**env, **FAKE_ENV, **extra_env},
         )
     try:
         deadline = time.monotonic() + 60  # a bound against a hang, not a timing assertion
@@ -105,22 +106,33 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def account(moto_server: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Account:
-    """A fresh account per test (moto's reset API), auth on after the admin is bootstrapped."""
+def fresh_account(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Account:
+    """Reset the emulator; bootstrap an admin user with a key; auth on; AWS_* point at it only."""
     for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
-    moto_server.reset()
-    moto_server.authenticate_after(BOOTSTRAP_REQUESTS)
-    boot = boto3.client("iam", endpoint_url=moto_server.url, region_name="us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    moto.reset()
+    moto.authenticate_after(BOOTSTRAP_REQUESTS)
+    boot = boto3.client("iam", endpoint_url=moto.url, region_name="us-east-1")
     boot.create_user(UserName="keyform-admin")
     boot.put_user_policy(UserName="keyform-admin", PolicyName="admin", PolicyDocument=json.dumps(ADMIN_POLICY))
     key = boot.create_access_key(UserName="keyform-admin")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    return Account(moto_server.url, key["AccessKeyId"], key["SecretAccessKey"])
+    return Account(moto.url, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    with running_moto(tmp_path_factory.mktemp("moto") / "moto.log") as moto:
+        yield moto
+
+
+@pytest.fixture
+def account(moto_server: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Account:
+    """A fresh account per test (moto's reset API), auth on after the admin is bootstrapped."""
+    return fresh_account(moto_server, monkeypatch, tmp_path)

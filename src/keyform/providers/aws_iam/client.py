@@ -76,6 +76,7 @@ class IamClient:
         self.iam = self.client("iam")
         self._policy_arns: dict[str, str] = {}
         self._account: tuple[str, str] | None = None  # (partition, account id)
+        self._caller: str | None = None
 
     def client(self, service: str, **credentials: str) -> Any:
         """A counted boto3 client for `service` on the configured endpoint (other credentials if given)."""
@@ -164,11 +165,16 @@ class IamClient:
     def account(self) -> tuple[str, str]:
         """(partition, account id) of the credentials in use (one STS request, cached)."""
         if self._account is None:
-            with translated("AWS account", secrets=self._hidden, endpoint=self.endpoint):
-                arn = self.client("sts").get_caller_identity()["Arn"]
-            parts = arn.split(":")
+            parts = self.caller_arn().split(":")
             self._account = (parts[1], parts[4])
         return self._account
+
+    def caller_arn(self) -> str:
+        """The ARN of the identity keyform runs as (one STS request, cached)."""
+        if self._caller is None:
+            with translated("AWS account", secrets=self._hidden, endpoint=self.endpoint):
+                self._caller = str(self.client("sts").get_caller_identity()["Arn"])
+        return self._caller
 
     def remember_policy(self, name: str, arn: str) -> None:
         self._policy_arns[name] = arn

@@ -16,13 +16,12 @@ from typing import Literal
 from keyform.errors import ProviderError
 from keyform.providers.aws_iam.client import IamClient
 from keyform.providers.aws_iam.errors import translated
+from keyform.providers.aws_iam.rules import MAX_KEYS, KeyFacts, third_key_refusal
 
-MAX_KEYS = 2
 DELIVERED_KEY_HINTS = {  # the fix when a delivered key (not keyform's own) is refused
     "InvalidClientTokenId": "AWS no longer accepts it (inactive or deleted); rotate the user's key",
     "SignatureDoesNotMatch": "the sink's secret is not this key's; rotate the user's key",
 }
-KeyFacts = tuple[str, datetime, str]  # (access key id, created at, Active|Inactive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,17 +36,6 @@ class NewAccessKey:
     def fields(self) -> dict[str, str]:
         """The sink's fields, named as in AWS credentials files."""
         return {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
-
-
-def third_key_refusal(user: str, keys: Sequence[KeyFacts]) -> str | None:
-    """Why a new key can't be created for `user` (it has AWS's maximum of two), or None."""
-    if len(keys) < MAX_KEYS:
-        return None
-    ids = ", ".join(key_id for key_id, _, _ in keys)
-    return (
-        f"users/{user} already has two access keys ({ids}), the most AWS allows; keyform never attempts a "
-        "third: wait for the rotation in progress to finish, or delete one of them"
-    )
 
 
 def create_access_key(client: IamClient, user: str, keys: Sequence[KeyFacts]) -> NewAccessKey:
