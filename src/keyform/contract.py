@@ -322,6 +322,7 @@ class Kind:
 
     name: str  # the YAML section and address prefix
     noun: str = ""  # one resource, for counts ("role"); singletons are not counted
+    plural: str = ""  # several, when not noun + "s" ("policies")
     description: str = ""
     schema: JSON = field(default_factory=dict)
     names: JSON = field(default_factory=dict)
@@ -341,6 +342,11 @@ class Kind:
 
     def address(self, name: str) -> str:
         return self.name if self.singleton else f"{self.name}/{self.key(name)}"
+
+    def counted(self, number: int) -> str:
+        """`1 role`, `3 roles`, `2 policies`."""
+        noun = self.noun or self.name
+        return f"{number} {noun if number == 1 else self.plural or noun + 's'}"
 
 
 # -- providers ------------------------------------------------------------------------------------

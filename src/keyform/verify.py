@@ -17,9 +17,8 @@ from keyform.contract import Finding
 from keyform.errors import KeyformError, ProviderError, SecretSinkError
 from keyform.model import DesiredState
 from keyform.secrets.base import SecretSink
+from keyform.secrets.entries import secret_values as entry_secrets
 from keyform.secrets.redaction import Redactor
-
-PUBLIC_FIELDS = frozenset({"type", "secret_id", "created_at", "client_id", "address", "retiring", "retired_at"})
 
 __all__ = ["Finding", "VerifyReport", "read_sink", "secret_values", "verify"]
 
@@ -60,17 +59,8 @@ def read_sink(sink: SecretSink, sink_type: str) -> dict[str, Any]:
 
 def secret_values(document: Mapping[str, Any]) -> list[str]:
     """Every secret value in a sink document, retiring ones included (for the redactor): every
-    string field but the public ones (type, ids, timestamps)."""
-    values: list[str] = []
-    for entry in document.values():
-        for part in (entry, entry.get("retiring") if isinstance(entry, Mapping) else None):
-            if isinstance(part, Mapping):
-                values.extend(
-                    value
-                    for key, value in part.items()
-                    if key not in PUBLIC_FIELDS and isinstance(value, str) and value
-                )
-    return values
+    string field but the entry's facts and its provider's public fields."""
+    return [value for entry in document.values() if isinstance(entry, Mapping) for value in entry_secrets(entry)]
 
 
 def verify(

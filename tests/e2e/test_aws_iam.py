@@ -115,7 +115,7 @@ def applied(project: AwsProject) -> AwsProject:
 def test_the_example_validates_as_it_is():
     result = CliRunner().invoke(main, ["-C", str(EXAMPLE.parent), "validate"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith("keyform.yaml: valid (2 policys, 1 group, 3 users)\n")
+    assert result.stdout.endswith("keyform.yaml: valid (2 policies, 1 group, 3 users)\n")
 
 
 def test_apply_the_example_then_a_second_plan_is_empty_and_every_key_verifies(project):

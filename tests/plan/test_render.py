@@ -1,4 +1,5 @@
 import json
+import re
 
 import click
 
@@ -122,3 +123,20 @@ def test_markdown_of_a_huge_plan_fits_a_pull_request_comment_and_says_what_was_c
     assert "`keyform show PLANFILE`" in text
     small = render_markdown(sample())
     assert "Truncated" not in small
+
+
+def test_values_of_any_shape_render_in_every_format_without_failing():
+    # Providers declare their own attribute shapes: tags as a mapping of strings, documents as
+    # nested data, lists of mappings. Every renderer shows them; none may fail on them.
+    change = Change(
+        Action.UPDATE,
+        "policies/ci",
+        {"tags": {"team": "a"}, "document": {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*"]}]}},
+        {"tags": {"team": "b"}, "document": {"Statement": [{"Effect": "Allow", "Action": ["s3:*"]}]}},
+    )
+    plan = Plan.from_changes([change])
+    text = render_text(plan, styled=False)
+    assert re.search(r'tags +\{"team": "a"\} -> \{"team": "b"\}', text)
+    assert '"Action": ["s3:*"]' in text
+    assert '"Action": ["s3:*"]' in render_markdown(plan)
+    assert json.loads(render_json(plan))["changes"][0]["after"]["tags"] == {"team": "b"}

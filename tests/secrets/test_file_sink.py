@@ -178,3 +178,29 @@ def test_a_deleted_resource_is_retired_its_secret_dropped_and_a_new_one_replaces
     again.deliver(secret("credentials/a", "kfs_four", "s4"))  # created again under the same name
     again.close()
     assert json.loads(sink.path.read_text())["credentials/a"]["client_secret"] == "kfs_four"
+
+
+def test_a_retired_entry_keeps_only_the_fields_its_provider_marked_public(tmp_path):
+    # An AWS-style secret: the key id is public, the secret access key is not; neither is named
+    # like the keyform provider's fields, so only what the provider declared public may stay.
+    key = GeneratedSecret(
+        address="users/ci",
+        type="aws_access_key",
+        fields={"aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG"},
+        secret_id="AKIAEXAMPLE",
+        created_at=WHEN,
+        public=("aws_access_key_id",),
+    )
+    sink = FileSink(tmp_path / "s" / "secrets.json")
+    sink.deliver(key)
+    sink.close()
+    from keyform.verify import secret_values
+
+    assert secret_values(json.loads(sink.path.read_text())) == ["wJalrXUtnFEMI/K7MDENG"]
+    again = FileSink(sink.path)
+    again.retire("users/ci")
+    again.close()
+    text = sink.path.read_text()
+    assert "wJalrXUtnFEMI/K7MDENG" not in text
+    entry = json.loads(text)["users/ci"]
+    assert entry["aws_access_key_id"] == "AKIAEXAMPLE" and "retired_at" in entry

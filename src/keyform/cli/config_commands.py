@@ -30,7 +30,7 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         for problem in error.problems:
             options.echo(str(problem), err=True)
         sys.exit(1)
-    counts = ", ".join(_count(len(state.of(kind.name)), kind.noun) for kind in state.kinds if not kind.singleton)
+    counts = ", ".join(kind.counted(len(state.of(kind.name))) for kind in state.kinds if not kind.singleton)
     options.echo(f"{display_path(root)}: valid ({counts})")
 
 
@@ -50,10 +50,6 @@ def schema(options: GlobalOptions, provider_type: str) -> None:
 
     provider_class(provider_type)  # an unknown type is an error naming the known ones
     options.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 COMMANDS = [validate, schema]

@@ -17,10 +17,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value)) or "(none)"
+        if all(isinstance(item, str) for item in value):
+            return ", ".join(value) or "(none)"
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     if isinstance(value, Mapping):  # last of the containers: the abstract check is the slow one
-        return "; ".join(f"{key}: {', '.join(levels)}" for key, levels in value.items()) or "(none)"
-    return json.dumps(value, ensure_ascii=False)
+        if all(isinstance(items, list | tuple) and all(isinstance(i, str) for i in items) for items in value.values()):
+            return "; ".join(f"{key}: {', '.join(items)}" for key, items in value.items()) or "(none)"
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)  # any other shape, as data
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 _NOT_SHOWN_ON_CREATE = (None, "", [], {}, False)  # a new resource's empty values (but `enabled`) are left out

@@ -31,11 +31,11 @@ from keyform.contract import GeneratedSecret
 from keyform.durable import GroupCommitLog
 from keyform.errors import SecretSinkError
 from keyform.secrets.base import SecretSink
+from keyform.secrets.entries import DEFAULT_PUBLIC, without_secrets
 
 GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"
 GITIGNORE_TEXT = GITIGNORE_HEADER + "*\n"
 KEYFORM_DIR = ".keyform"  # keyform's own directory beside keyform.yaml
-SECRET_KEYS = ("api_key", "client_secret")  # the entry fields that hold secret values
 GIT_TIMEOUT = 30.0  # seconds; `git ls-files` answers at once unless something is badly wrong
 
 
@@ -264,6 +264,8 @@ def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[
         "secret_id": secret.secret_id,
         "created_at": _timestamp(secret.created_at),
     }
+    if tuple(secret.public) != DEFAULT_PUBLIC:
+        entry["public"] = list(secret.public)
     if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
         retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring")}
         entry["retiring"] = retiring
@@ -277,8 +279,7 @@ def live_entry(entry: Any) -> bool:
 
 def retired_entry(entry: dict[str, Any], when: datetime) -> dict[str, Any]:
     """The entry of a deleted resource: its public facts and `retired_at`, no secret values."""
-    kept = {key: value for key, value in entry.items() if key not in (*SECRET_KEYS, "retiring")}
-    return {**kept, "retired_at": _timestamp(when)}
+    return {**without_secrets(entry), "retired_at": _timestamp(when)}
 
 
 def write_private_file(path: Path, text: str) -> None:

@@ -281,6 +281,7 @@ KINDS = (
     Kind(
         name="policies",
         noun="policy",
+        plural="policies",
         description="Customer-managed IAM policies by name (created under the path /keyform/).",
         schema=POLICY_SCHEMA,
         names=names(128),
