@@ -10,7 +10,7 @@ import pytest
 from keyform.server import credentials, users
 from keyform.server.context import Context, Stats
 from keyform.server.runner import init_organization, running_server
-from keyform.server.storage import Storage
+from keyform.server.storage import Storage, open_storage
 from keyform.server.tokens import now
 from keyform.server.web import Request
 
@@ -20,7 +20,7 @@ from .conftest import Api
 @pytest.fixture
 def storage(db_path: Path):
     init_organization(db_path, "owner@example.com")
-    store = Storage(db_path)
+    store = open_storage(db_path)
     yield store
     store.close()
 

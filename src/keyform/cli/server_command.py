@@ -1,4 +1,4 @@
-"""`keyform server`: run the credential service on a SQLite database."""
+"""`keyform server`: run the credential service on a SQLite file or a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _open_token_file(path: Path) -> int:
     return fd
 
 
-def _recover(db: Path, email: str, token_file: Path | None) -> None:
+def _recover(db: str, email: str, token_file: Path | None) -> None:
     """--recover-owner: write a fresh owner key to the token file, say so in one line, don't serve."""
     from keyform.server.errors import ServerError
     from keyform.server.runner import recover_owner
@@ -43,7 +43,16 @@ def _recover(db: Path, email: str, token_file: Path | None) -> None:
 
 
 @click.command()
-@click.option("--db", "db", required=True, type=click.Path(path_type=Path), help="SQLite database file.")
+@click.option(
+    "--db",
+    "db",
+    required=True,
+    envvar="KEYFORM_DATABASE_URL",
+    show_envvar=True,
+    metavar="FILE|URL",
+    help="SQLite database file, or postgresql://USER@HOST[:PORT]/DB for replicas (pip install "
+    "'keyform[server-postgresql]'). Keep the password out of the URL: libpq reads PGPASSWORD or ~/.pgpass.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8750, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port)."
@@ -74,7 +83,7 @@ def _recover(db: Path, email: str, token_file: Path | None) -> None:
     help="Requests per second allowed overall (429 beyond).",
 )
 def server(
-    db: Path,
+    db: str,
     host: str,
     port: int,
     init_owner: str | None,
@@ -86,7 +95,15 @@ def server(
 
     --init-owner on a database that already has an organisation is an error (nothing changes,
     no token is written). Starting again without it keeps all data. --recover-owner EMAIL (with
-    --token-file) works on the database file only: it gives EMAIL a working Account Owner key and exits.
+    --token-file) works on the database only: it gives EMAIL a working Account Owner key and exits.
+
+    \b
+    Production layout (several replicas, one PostgreSQL):
+      KEYFORM_DATABASE_URL=postgresql://keyform@db.internal/keyform  (password in PGPASSWORD or ~/.pgpass)
+      keyform server --host 10.0.0.5 --port 8750   on each of N machines or containers
+      any HTTP load balancer in front of the N replicas, terminating TLS
+      PostgreSQL with its own backups; replicas migrate its schema at start-up, once
+    A SQLite file serves one process only. --rate-limit counts per replica.
     """
     from keyform.server.errors import ServerError
     from keyform.server.runner import init_organization, start_server
