@@ -10,6 +10,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from keyform.server.errors import ApiError, invalid
 
 MAX_BODY = 1024 * 1024
@@ -108,7 +110,7 @@ class Response:
         elif isinstance(self.body, bytes):
             payload = self.body
         else:
-            payload = json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+            payload = orjson.dumps(self.body)  # compact UTF-8 JSON, several times faster than json.dumps
         headers = [("Content-Length", str(len(payload)))]
         if payload:
             headers.append(("Content-Type", self.content_type))

@@ -8,11 +8,12 @@ a column against a list of values. Table and column names come from whitelists, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_ITEM_SQL: dict[tuple[type, str], str] = {}  # (backend, listing) -> its statement, built once
 
 # table -> (JSON columns, boolean columns); also the whitelist for the generic helpers.
 TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -42,15 +43,16 @@ def _encode(table: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v, sort_keys=True) if k in json_columns else v for k, v in row.items()}
 
 
-def _decode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+def _decode(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The row (a fresh dict, changed in place) with JSON columns parsed and booleans as bool."""
+    out = row
     json_columns, bool_columns = TABLES[table]
-    out: dict[str, Any] = {}
-    for key, value in dict(row).items():
-        if key in json_columns:
-            value = json.loads(value)
-        elif key in bool_columns:
-            value = bool(value)
-        out[key] = value
+    for key in json_columns:
+        if key in out:
+            out[key] = json.loads(out[key])
+    for key in bool_columns:
+        if key in out:
+            out[key] = bool(out[key])
     return out
 
 
@@ -69,7 +71,8 @@ class Transaction:
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterable[Mapping[str, Any]]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The result rows as new dicts (column name -> value)."""
         raise NotImplementedError
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -133,6 +136,110 @@ class Transaction:
     def count(self, table: str) -> int:
         return self._scalar(f"SELECT count(*) FROM {_table(table)}")
 
+    # -- list pages the database renders: one query a page, each row serialised once (in SQL)
+    # The JSON dialect of each backend: an object from (key, SQL expression) pairs, a stored
+    # boolean, a stored JSON text, an ordered array from a subquery, and the final text.
+    def _json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        raise NotImplementedError
+
+    def _json_bool(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def _json_stored(self, column: str) -> str:
+        raise NotImplementedError
+
+    def _json_array(self, expr: str, source: str, order: str, *, of_json: bool = False) -> str:
+        """A JSON array of `expr` (JSON itself if `of_json`) over `source` (FROM ... WHERE), in `order`."""
+        raise NotImplementedError
+
+    def _json_or_null(self, missing: str, expr: str) -> str:
+        raise NotImplementedError
+
+    def _json_text(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def _stamps(self, alias: str) -> list[tuple[str, str]]:
+        return [
+            ("created_at", f"{alias}.created_at"),
+            ("updated_at", f"{alias}.updated_at"),
+            ("etag", f"'\"' || {alias}.version || '\"'"),
+        ]
+
+    def _items(self, key: str, build: Callable[[], str], params: list[Any]) -> list[tuple[int, str]]:
+        sql = _ITEM_SQL.get((type(self), key))
+        if sql is None:
+            sql = _ITEM_SQL[(type(self), key)] = build()
+        return [(row["seq"], row["item"]) for row in self._rows(sql, params)]
+
+    def user_items(self, *, after: int, limit: int, email_lower: str | None = None) -> list[tuple[int, str]]:
+        """(seq, the user as API JSON) for a page of users in creation order (see users.render)."""
+
+        def build() -> str:
+            key = self._json_object(
+                [
+                    ("id", "k.id"),
+                    ("enabled", self._json_bool("k.enabled")),
+                    ("created_at", "k.created_at"),
+                    ("prefix", "k.prefix"),
+                ]
+            )
+            roles = self._json_array(
+                "r.name", "user_roles l JOIN roles r ON r.id = l.role_id WHERE l.user_id = u.id", "r.name"
+            )
+            item = self._json_object(
+                [
+                    ("id", "u.id"),
+                    *[(name, f"u.{name}") for name in ("email", "first_name", "last_name", "job_title")],
+                    ("default_folder", "u.default_folder"),
+                    ("role", "u.role"),
+                    ("cognitive_access", self._json_bool("u.cognitive_access")),
+                    ("archived", self._json_bool("u.archived")),
+                    ("managed_by", "u.managed_by"),
+                    ("roles", roles),
+                    ("api_key", self._json_or_null("k.id IS NULL", key)),
+                    *self._stamps("u"),
+                ]
+            )
+            where = "u.seq > ?" + (" AND u.email_lower = ?" if email_lower is not None else "")
+            return (
+                f"SELECT u.seq AS seq, {self._json_text(item)} AS item FROM users u "
+                f"LEFT JOIN api_keys k ON k.user_id = u.id WHERE {where} ORDER BY u.seq LIMIT ?"
+            )
+
+        params = [after, *([email_lower] if email_lower is not None else []), limit]
+        return self._items("users" if email_lower is None else "users-by-email", build, params)
+
+    def credential_items(self, *, after: int, limit: int, name: str | None = None) -> list[tuple[int, str]]:
+        """(seq, the credential as API JSON) for a page of credentials (see credentials.render)."""
+
+        def build() -> str:
+            roles = self._json_array(
+                "r.name", "credential_roles l JOIN roles r ON r.id = l.role_id WHERE l.credential_id = c.id", "r.name"
+            )
+            secret = self._json_object([("id", "s.id"), ("created_at", "s.created_at")])
+            secrets = self._json_array(secret, "client_secrets s WHERE s.credential_id = c.id", "s.seq", of_json=True)
+            item = self._json_object(
+                [
+                    ("id", "c.id"),
+                    ("name", "c.name"),
+                    ("integration", "c.integration"),
+                    ("enabled", self._json_bool("c.enabled")),
+                    ("permissions", self._json_stored("c.permissions")),
+                    ("attributes", self._json_stored("c.attributes")),
+                    ("managed_by", "c.managed_by"),
+                    ("roles", roles),
+                    ("client_id", "c.client_id"),
+                    ("secrets", secrets),
+                    *self._stamps("c"),
+                ]
+            )
+            where = "c.seq > ?" + (" AND c.name = ?" if name is not None else "")
+            item = self._json_text(item)
+            return f"SELECT c.seq AS seq, {item} AS item FROM credentials c WHERE {where} ORDER BY c.seq LIMIT ?"
+
+        params = [after, *([name] if name is not None else []), limit]
+        return self._items("credentials" if name is None else "credentials-by-name", build, params)
+
     # -- organization
     def organization(self) -> dict[str, Any] | None:
         rows = self._all("organization", "SELECT * FROM organization")
@@ -184,6 +291,21 @@ class Transaction:
         )
         for row in self._all("roles", sql, params):
             result[row.pop("owner_id")].append(row)
+        return result
+
+    def role_names_of(self, kind: str, owner_ids: list[str]) -> dict[str, list[str]]:
+        """owner id -> the names of its roles, sorted, for a whole page (what a listing shows)."""
+        link, column = ROLE_LINKS[kind]
+        result: dict[str, list[str]] = {owner: [] for owner in owner_ids}
+        if not owner_ids:
+            return result
+        where, params = self._in(f"l.{column}", owner_ids)
+        sql = (
+            f"SELECT l.{column} AS owner_id, r.name AS name FROM {link} l JOIN roles r ON r.id = l.role_id "
+            f"WHERE {where} ORDER BY r.name"
+        )
+        for row in self._rows(sql, params):
+            result[row["owner_id"]].append(row["name"])
         return result
 
     def set_roles(self, kind: str, owner_id: str, role_ids: list[str]) -> None:

@@ -19,7 +19,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -136,7 +136,7 @@ class PostgresTransaction(Transaction):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(_pg(sql), params)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._conn.execute(_pg(sql), params).fetchall()  # type: ignore[return-value]
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -150,6 +150,24 @@ class PostgresTransaction(Transaction):
 
     def _in(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]  # one statement text whatever the count: prepared once
+
+    def _json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        return "json_build_object(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
+
+    def _json_bool(self, expr: str) -> str:
+        return expr
+
+    def _json_stored(self, column: str) -> str:
+        return f"{column}::json"
+
+    def _json_array(self, expr: str, source: str, order: str, *, of_json: bool = False) -> str:
+        return f"coalesce((SELECT json_agg({expr} ORDER BY {order}) FROM {source}), '[]'::json)"
+
+    def _json_or_null(self, missing: str, expr: str) -> str:
+        return f"CASE WHEN {missing} THEN NULL ELSE {expr} END"
+
+    def _json_text(self, expr: str) -> str:
+        return f"{expr}::text"
 
 
 class _ScrubPassword(logging.Filter):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -97,14 +97,36 @@ class SqliteTransaction(Transaction):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(sql, params)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Mapping[str, Any]]:
-        return self._conn.execute(sql, params).fetchall()
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._conn.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(sql, params).fetchone()[0]
 
     def _execute_many(self, sql: str, rows: list[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
+
+    # JSON1; json(...) keeps a value JSON (not text) when it passes through CASE or a subquery
+    def _json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        return "json_object(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
+
+    def _json_bool(self, expr: str) -> str:
+        return f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
+
+    def _json_stored(self, column: str) -> str:
+        return f"json({column})"
+
+    def _json_array(self, expr: str, source: str, order: str, *, of_json: bool = False) -> str:
+        value = "json(x)" if of_json else "x"
+        return f"json((SELECT json_group_array({value}) FROM (SELECT {expr} AS x FROM {source} ORDER BY {order})))"
+
+    def _json_or_null(self, missing: str, expr: str) -> str:
+        return f"json(CASE WHEN {missing} THEN 'null' ELSE {expr} END)"
+
+    def _json_text(self, expr: str) -> str:
+        return expr
 
 
 class SqliteStorage(Storage):
@@ -131,7 +153,6 @@ class SqliteStorage(Storage):
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
