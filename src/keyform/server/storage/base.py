@@ -8,6 +8,8 @@ a column against a list of values. Table and column names come from whitelists, 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -60,12 +62,40 @@ def _marks(values: list[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+PURGE_SECONDS = 60.0
+
+
+class Housekeeping:
+    """When a table's expired rows are due for deletion: at most once a minute per process.
+
+    Expired tokens and idempotency records are already ignored when read; deleting them only keeps
+    the tables small. Doing it in every token exchange made concurrent exchanges conflict (each
+    deletion reads the range another's insert writes), so it runs now and then instead.
+    """
+
+    def __init__(self, every: float = PURGE_SECONDS):
+        self.every = every
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def due(self, table: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next.get(table, 0.0):
+                return False
+            self._next[table] = now + self.every
+            return True
+
+
 class Transaction:
     """One database transaction; the only way the domain reads or writes state.
 
     Booleans are bound as parameters (never written as 0/1 literals), so the same statements run
     on SQLite's integers and PostgreSQL's booleans.
     """
+
+    def __init__(self, housekeeping: Housekeeping):
+        self._housekeeping = housekeeping
 
     # -- the primitives a backend implements
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -343,7 +373,8 @@ class Transaction:
 
     def add_access_token(self, token_hash: str, secret: dict[str, Any], expires_ts: float) -> None:
         """Store a token minted from `secret`; revoking that secret deletes it (ON DELETE CASCADE)."""
-        self._execute("DELETE FROM access_tokens WHERE expires_ts <= ?", (expires_ts - 3600,))
+        if self._housekeeping.due("access_tokens"):
+            self._execute("DELETE FROM access_tokens WHERE expires_ts <= ?", (expires_ts - 3600,))
         self._execute(
             "INSERT INTO access_tokens (hash, credential_id, secret_id, expires_ts) VALUES (?, ?, ?, ?)",
             (token_hash, secret["credential_id"], secret["id"], expires_ts),
@@ -370,7 +401,8 @@ class Transaction:
         now_ts: float,
         keep_seconds: float,
     ) -> None:
-        self._execute("DELETE FROM idempotency WHERE created_ts < ?", (now_ts - keep_seconds,))
+        if self._housekeeping.due("idempotency"):
+            self._execute("DELETE FROM idempotency WHERE created_ts < ?", (now_ts - keep_seconds,))
         self._execute(
             "INSERT INTO idempotency (principal, key, request_hash, status, body, etag, created_ts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

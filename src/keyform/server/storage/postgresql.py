@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from keyform.server.errors import ApiError, ServerError
-from keyform.server.storage.base import Storage, Transaction
+from keyform.server.storage.base import Housekeeping, Storage, Transaction
 from keyform.server.storage.urls import redact_url, scrub
 
 try:  # the optional extra: pip install 'keyform[server-postgresql]'
@@ -130,7 +130,8 @@ def _pg(sql: str) -> str:
 class PostgresTransaction(Transaction):
     """A transaction on one pooled connection (rows come back as dicts)."""
 
-    def __init__(self, conn: psycopg.Connection):
+    def __init__(self, conn: psycopg.Connection, housekeeping: Housekeeping):
+        super().__init__(housekeeping)
         self._conn = conn
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -212,6 +213,7 @@ class PostgresStorage(Storage):
         for name in LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
         self._pool: ConnectionPool | None = None
+        self._housekeeping = Housekeeping()
         try:
             with self._connect() as conn:
                 migrate(conn, self.name)
@@ -248,7 +250,7 @@ class PostgresStorage(Storage):
         with self._pool.connection() as conn:
             try:
                 conn.execute(BEGIN_WRITE if write else BEGIN_READ)
-                yield PostgresTransaction(conn)
+                yield PostgresTransaction(conn, self._housekeeping)
                 conn.execute("COMMIT")
             finally:
                 if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:

@@ -1,12 +1,14 @@
 """SQLite, the default backend: one database file, WAL mode, foreign keys on.
 
 `SqliteStorage` owns a small pool of connections and hands out transactions: writes run in
-`BEGIN IMMEDIATE`, so concurrent writers queue instead of interleaving, and a request either
+`BEGIN IMMEDIATE` after taking the process's write lock, so concurrent writers queue (without
+SQLite's busy-handler sleeps) instead of interleaving, and a request either
 commits completely or not at all. One process serves a SQLite file (see postgresql.py for replicas).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keyform.server.errors import ServerError
-from keyform.server.storage.base import Storage, Transaction
+from keyform.server.storage.base import Housekeeping, Storage, Transaction
 
 SCHEMA_VERSION = 2  # 2: access tokens belong to the client secret that minted them
 
@@ -91,7 +93,8 @@ CREATE INDEX IF NOT EXISTS records_module ON records (module, seq);
 class SqliteTransaction(Transaction):
     """A transaction on one SQLite connection."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, housekeeping: Housekeeping):
+        super().__init__(housekeeping)
         self._conn = conn
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -135,6 +138,8 @@ class SqliteStorage(Storage):
     def __init__(self, path: str | Path):
         self.path = self.name = str(path)
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writers queue here, not in SQLite's sleeping busy handler
+        self._housekeeping = Housekeeping()
         self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = False
@@ -171,13 +176,14 @@ class SqliteStorage(Storage):
             with self._lock:
                 self._all.append(conn)
         try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield SqliteTransaction(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            with self._write_lock if write else contextlib.nullcontext():
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield SqliteTransaction(conn, self._housekeeping)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
