@@ -8,9 +8,10 @@ import sys
 
 import requests
 
-from keyform.server.runner import init_organization
+from keyform.server.runner import init_organization, running_server
 from tests.pg import Cluster
 
+from .conftest import Api
 from .test_replicas import LISTENING
 
 SECRET = "s3cr3t-Pw"
@@ -74,4 +75,36 @@ def test_a_serving_replica_never_logs_the_password(pg_cluster: Cluster) -> None:
         process.terminate()
         out, err = process.communicate(timeout=60)
     assert pg_cluster.password not in out + err
+    pg_cluster.drop_database(url)
+
+
+def test_secrets_never_reach_the_postgresql_database(pg_cluster: Cluster) -> None:
+    """Keys, client secrets, tokens and replayed bodies are stored as hashes or not at all (pg_dump sees it all)."""
+    url = pg_cluster.create_database()
+    with running_server(url, init_owner="owner@example.com") as server:
+        api = Api(server)
+        try:
+            user, key = api.user()
+            credential = api.credential()
+            rotated = api.owner.post(f"/v1/credentials/{credential['id']}/secrets").json()["client_secret"]
+            token = api.token(credential)
+            replayed = api.owner.post("/v1/credentials", json={"name": "r"}, headers={"Idempotency-Key": "k"})
+        finally:
+            api.close()
+    dump = subprocess.run(
+        [str(pg_cluster.bin_dir / "pg_dump"), "--data-only", url],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+    ).stdout
+    for secret in [
+        key,
+        credential["client_secret"],
+        rotated,
+        token,
+        replayed.json()["client_secret"],
+        server.owner_token,
+    ]:
+        assert secret.encode() not in dump and secret[4:].encode() not in dump
+    assert user["email"].encode() in dump  # the check does see the data
     pg_cluster.drop_database(url)
