@@ -185,7 +185,8 @@ class Transaction:
     def _json_or_null(self, missing: str, expr: str) -> str:
         raise NotImplementedError
 
-    def _json_text(self, expr: str) -> str:
+    def _select_items(self, alias: str, pairs: Sequence[tuple[str, str]], source: str, where: str) -> str:
+        """SELECT `alias`.seq AS seq and the object `pairs` as JSON text AS item, FROM `source` WHERE `where`."""
         raise NotImplementedError
 
     def _stamps(self, alias: str) -> list[tuple[str, str]]:
@@ -216,25 +217,21 @@ class Transaction:
             roles = self._json_array(
                 "r.name", "user_roles l JOIN roles r ON r.id = l.role_id WHERE l.user_id = u.id", "r.name"
             )
-            item = self._json_object(
-                [
-                    ("id", "u.id"),
-                    *[(name, f"u.{name}") for name in ("email", "first_name", "last_name", "job_title")],
-                    ("default_folder", "u.default_folder"),
-                    ("role", "u.role"),
-                    ("cognitive_access", self._json_bool("u.cognitive_access")),
-                    ("archived", self._json_bool("u.archived")),
-                    ("managed_by", "u.managed_by"),
-                    ("roles", roles),
-                    ("api_key", self._json_or_null("k.id IS NULL", key)),
-                    *self._stamps("u"),
-                ]
-            )
+            item = [
+                ("id", "u.id"),
+                *[(name, f"u.{name}") for name in ("email", "first_name", "last_name", "job_title")],
+                ("default_folder", "u.default_folder"),
+                ("role", "u.role"),
+                ("cognitive_access", self._json_bool("u.cognitive_access")),
+                ("archived", self._json_bool("u.archived")),
+                ("managed_by", "u.managed_by"),
+                ("roles", roles),
+                ("api_key", self._json_or_null("k.id IS NULL", key)),
+                *self._stamps("u"),
+            ]
             where = "u.seq > ?" + (" AND u.email_lower = ?" if email_lower is not None else "")
-            return (
-                f"SELECT u.seq AS seq, {self._json_text(item)} AS item FROM users u "
-                f"LEFT JOIN api_keys k ON k.user_id = u.id WHERE {where} ORDER BY u.seq LIMIT ?"
-            )
+            source = "users u LEFT JOIN api_keys k ON k.user_id = u.id"
+            return self._select_items("u", item, source, where)
 
         params = [after, *([email_lower] if email_lower is not None else []), limit]
         return self._items("users" if email_lower is None else "users-by-email", build, params)
@@ -248,24 +245,21 @@ class Transaction:
             )
             secret = self._json_object([("id", "s.id"), ("created_at", "s.created_at")])
             secrets = self._json_array(secret, "client_secrets s WHERE s.credential_id = c.id", "s.seq", of_json=True)
-            item = self._json_object(
-                [
-                    ("id", "c.id"),
-                    ("name", "c.name"),
-                    ("integration", "c.integration"),
-                    ("enabled", self._json_bool("c.enabled")),
-                    ("permissions", self._json_stored("c.permissions")),
-                    ("attributes", self._json_stored("c.attributes")),
-                    ("managed_by", "c.managed_by"),
-                    ("roles", roles),
-                    ("client_id", "c.client_id"),
-                    ("secrets", secrets),
-                    *self._stamps("c"),
-                ]
-            )
+            item = [
+                ("id", "c.id"),
+                ("name", "c.name"),
+                ("integration", "c.integration"),
+                ("enabled", self._json_bool("c.enabled")),
+                ("permissions", self._json_stored("c.permissions")),
+                ("attributes", self._json_stored("c.attributes")),
+                ("managed_by", "c.managed_by"),
+                ("roles", roles),
+                ("client_id", "c.client_id"),
+                ("secrets", secrets),
+                *self._stamps("c"),
+            ]
             where = "c.seq > ?" + (" AND c.name = ?" if name is not None else "")
-            item = self._json_text(item)
-            return f"SELECT c.seq AS seq, {item} AS item FROM credentials c WHERE {where} ORDER BY c.seq LIMIT ?"
+            return self._select_items("c", item, "credentials c", where)
 
         params = [after, *([name] if name is not None else []), limit]
         return self._items("credentials" if name is None else "credentials-by-name", build, params)

@@ -128,8 +128,9 @@ class SqliteTransaction(Transaction):
     def _json_or_null(self, missing: str, expr: str) -> str:
         return f"json(CASE WHEN {missing} THEN 'null' ELSE {expr} END)"
 
-    def _json_text(self, expr: str) -> str:
-        return expr
+    def _select_items(self, alias: str, pairs: Sequence[tuple[str, str]], source: str, where: str) -> str:
+        item = self._json_object(pairs)
+        return f"SELECT {alias}.seq AS seq, {item} AS item FROM {source} WHERE {where} ORDER BY {alias}.seq LIMIT ?"
 
 
 class SqliteStorage(Storage):
