@@ -104,8 +104,8 @@ def test_replicas_starting_together_migrate_once_and_initialise_once(pg_cluster:
 # -- the hammer: conflicting writes through three replicas at once
 
 
-class Cluster3:
-    """Three replicas on one database, an owner's key, and a way to fire requests all at once."""
+class ReplicaSet:
+    """Replicas on one database, an owner's key, and a way to fire requests all at once."""
 
     def __init__(self, urls: list[str], token: str):
         self.urls = urls
@@ -138,7 +138,7 @@ class Cluster3:
 
 
 @pytest.fixture
-def three(pg_cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Cluster3, str]]:
+def three(pg_cluster: Cluster, tmp_path: Path) -> Iterator[tuple[ReplicaSet, str]]:
     url = pg_cluster.create_database()
     no_password = url.replace(f":{pg_cluster.password}@", "@")
     token_file = tmp_path / "owner.key"
@@ -150,7 +150,7 @@ def three(pg_cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Cluster3, str]]
     ):
         urls = [replica.url for replica in [*first, *others]]
         assert all(urls), [replica.error for replica in [*first, *others]]
-        yield Cluster3([u for u in urls if u], token_file.read_text().strip()), url
+        yield ReplicaSet([u for u in urls if u], token_file.read_text().strip()), url
     pg_cluster.drop_database(url)
 
 
@@ -159,7 +159,7 @@ def statuses(responses: list[requests.Response]) -> Counter[int]:
 
 
 def test_conflicting_writes_through_three_replicas_keep_every_invariant(
-    three: tuple[Cluster3, str], pg_cluster: Cluster
+    three: tuple[ReplicaSet, str], pg_cluster: Cluster
 ) -> None:
     api, url = three
     # the same email, in varying case, created through every replica at once: one user
