@@ -1,5 +1,9 @@
 """Fixtures: the real server on a free loopback port, and sessions that check every response
-against the OpenAPI document (and record which documented responses the tests saw)."""
+against the OpenAPI document (and record which documented responses the tests saw).
+
+Every test that uses the `server` (or `api`, or `db`) fixture runs twice: on a SQLite file and on
+a fresh PostgreSQL database of the session's private cluster (tests/pg.py). A test about SQLite's
+files is marked `sqlite_only`."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from keyform.server import RunningServer, running_server
+from keyform.server.storage import open_storage
+from tests.pg import Cluster
 
 OPENAPI_PATH = Path(__file__).parents[2] / "schemas" / "credential-api.openapi.yaml"
 OWNER_EMAIL = "owner@example.com"
@@ -189,14 +195,67 @@ def contract() -> Contract:
     return CONTRACT
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite's database files")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses a database on every backend (SQLite only when marked so)."""
+    if "db" in metafunc.fixturenames:
+        backends = BACKENDS[:1] if metafunc.definition.get_closest_marker("sqlite_only") else BACKENDS
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class ServerDatabase:
+    """One PostgreSQL database with the server's schema, emptied before each test (cheaper than a new one)."""
+
+    def __init__(self, cluster: Cluster):
+        self.url = cluster.create_database()
+        open_storage(self.url).close()  # the server's migrations
+        self.conn = cluster.connect(self.url.rsplit("/", 1)[1])
+        rows = self.conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'keyform_schema'"
+        ).fetchall()
+        self.tables = ", ".join(row[0] for row in rows)
+
+    def emptied(self) -> str:
+        """Its URL, after emptying every table (the schema and its version stay)."""
+        self.conn.execute(f"TRUNCATE {self.tables} RESTART IDENTITY CASCADE")
+        return self.url
+
+
+@pytest.fixture(scope="session")
+def pg_server_database(pg_cluster: Cluster) -> Iterator[ServerDatabase]:
+    database = ServerDatabase(pg_cluster)
+    yield database
+    database.conn.close()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "keyform.db"
 
 
 @pytest.fixture
-def server(db_path: Path) -> Iterator[RunningServer]:
-    with running_server(db_path, init_owner=OWNER_EMAIL) as running:
+def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database the server runs on: a new SQLite file's path, or an empty PostgreSQL database's URL."""
+    if backend == "sqlite":
+        yield str(db_path)
+        return
+    yield request.getfixturevalue("pg_server_database").emptied()
+
+
+@pytest.fixture
+def server(db: str) -> Iterator[RunningServer]:
+    with running_server(db, init_owner=OWNER_EMAIL) as running:
         yield running
 
 

@@ -14,7 +14,7 @@ from keyform.server import RunningServer
 from .conftest import Api
 
 
-def recover(db: Path, *args: str) -> subprocess.CompletedProcess:
+def recover(db: str | Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "keyform", "server", "--db", str(db), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
@@ -25,12 +25,12 @@ def lock_out(api: Api) -> None:
     api.owner.close()  # the test never uses the owner's key again
 
 
-def test_recover_owner_gives_a_working_owner_key(api: Api, server: RunningServer, db_path: Path, tmp_path: Path):
+def test_recover_owner_gives_a_working_owner_key(api: Api, server: RunningServer, db: str, tmp_path: Path):
     user, old_key = api.user()
     api.owner.patch(f"/v1/users/{user['id']}", json={"archived": True})
     lock_out(api)
     token_file = tmp_path / "rescue.token"
-    result = recover(db_path, "--recover-owner", user["email"].upper(), "--token-file", str(token_file))
+    result = recover(db, "--recover-owner", user["email"].upper(), "--token-file", str(token_file))
     assert result.returncode == 0, result.stderr
     line = f"{user['email'].upper()} is an active Account Owner with a new API key in {token_file}; api_access is on"
     assert result.stdout == line + "\n"
@@ -52,17 +52,17 @@ def test_recover_owner_gives_a_working_owner_key(api: Api, server: RunningServer
     assert key not in rescued.get("/v1/audit").text
 
 
-def test_recover_owner_can_create_the_owner(api: Api, db_path: Path, tmp_path: Path) -> None:
+def test_recover_owner_can_create_the_owner(api: Api, db: str, tmp_path: Path) -> None:
     lock_out(api)
     token_file = tmp_path / "new-owner.token"
-    result = recover(db_path, "--recover-owner", "rescue@example.com", "--token-file", str(token_file))
+    result = recover(db, "--recover-owner", "rescue@example.com", "--token-file", str(token_file))
     assert result.returncode == 0, result.stderr
     me = api.session(token_file.read_text().strip()).get("/v1/whoami").json()
     assert (me["principal"]["name"], me["role"]) == ("rescue@example.com", "account_owner")
     assert me["cognitive_access"] is True  # like the owner --init-owner creates
 
 
-def test_recover_owner_user_errors(api: Api, db_path: Path, tmp_path: Path) -> None:
+def test_recover_owner_user_errors(api: Api, db: str, tmp_path: Path) -> None:
     token_file = tmp_path / "t"
     cases = [
         (["--recover-owner", "o@example.com"], "--recover-owner EMAIL needs --token-file FILE"),
@@ -71,7 +71,7 @@ def test_recover_owner_user_errors(api: Api, db_path: Path, tmp_path: Path) -> N
          "exclude each other"),
     ]  # fmt: skip
     for args, text in cases:
-        result = recover(db_path, *args)
+        result = recover(db, *args)
         assert result.returncode == 1 and result.stdout == ""
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1 and text in result.stderr
         assert not token_file.exists()

@@ -15,14 +15,14 @@ from keyform.server import init_organization, running_server
 from .conftest import OWNER_EMAIL, Api, ApiSession, error_of
 
 
-def test_init_needs_an_empty_database(db_path: Path) -> None:
-    token = init_organization(db_path, OWNER_EMAIL)
+def test_init_needs_an_empty_database(db: str) -> None:
+    token = init_organization(db, OWNER_EMAIL)
     assert token.startswith("kfk_") and len(token) == 44
     with pytest.raises(KeyformError, match="already has an organisation"):
-        init_organization(db_path, "second@example.com")
+        init_organization(db, "second@example.com")
     with (
         pytest.raises(KeyformError, match="already has an organisation"),
-        running_server(db_path, init_owner=OWNER_EMAIL),
+        running_server(db, init_owner=OWNER_EMAIL),
     ):
         pass
 
@@ -34,13 +34,13 @@ def test_init_rejects_a_bad_email_and_serving_needs_an_organisation(tmp_path: Pa
         pass
 
 
-def test_restart_keeps_data_and_frees_the_port(db_path: Path) -> None:
-    with running_server(db_path, init_owner=OWNER_EMAIL) as server, ApiSession(server.url, server.owner_token) as s:
+def test_restart_keeps_data_and_frees_the_port(db: str) -> None:
+    with running_server(db, init_owner=OWNER_EMAIL) as server, ApiSession(server.url, server.owner_token) as s:
         assert s.post("/v1/roles", json={"name": "kept"}).status_code == 201
         token, port = server.owner_token, int(server.url.rsplit(":", 1)[1])
     with socket.socket() as probe:  # the port is free again
         probe.bind(("127.0.0.1", port))
-    with running_server(db_path) as again, ApiSession(again.url, token) as s:
+    with running_server(db) as again, ApiSession(again.url, token) as s:
         assert again.owner_token is None
         assert [r["name"] for r in s.get("/v1/roles").json()["items"]] == ["kept"]
 
@@ -55,6 +55,7 @@ def test_keep_alive_uses_one_connection(api: Api) -> None:
     assert after["requests"] - before["requests"] == 51
 
 
+@pytest.mark.sqlite_only
 def test_concurrent_writers(api: Api, db_path: Path) -> None:
     barrier = threading.Barrier(8)
     results: list[int] = []
@@ -83,6 +84,7 @@ def test_concurrent_writers(api: Api, db_path: Path) -> None:
     conn.close()
 
 
+@pytest.mark.sqlite_only
 def test_secrets_never_reach_the_database_files(api: Api, db_path: Path) -> None:
     user, key = api.user()
     credential = api.credential()

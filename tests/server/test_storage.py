@@ -1,7 +1,8 @@
-"""Storage: WAL, foreign keys, all-or-nothing transactions, constant queries per list page."""
+"""Storage: WAL, foreign keys, all-or-nothing transactions, one query per list page."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from keyform.server import credentials, users
 from keyform.server.context import Context, Stats
 from keyform.server.runner import init_organization, running_server
-from keyform.server.storage import Storage
+from keyform.server.storage import Storage, open_storage
 from keyform.server.tokens import now
 from keyform.server.web import Request
 
@@ -20,7 +21,7 @@ from .conftest import Api
 @pytest.fixture
 def storage(db_path: Path):
     init_organization(db_path, "owner@example.com")
-    store = Storage(db_path)
+    store = open_storage(db_path)
     yield store
     store.close()
 
@@ -53,7 +54,7 @@ def list_statements(storage: Storage, module, path: str, limit: int) -> tuple[in
             response = module(Context(Request.from_environ(environ), tx, None, {}, now(), Stats()))
         finally:
             tx._conn.set_trace_callback(None)
-    return len(statements), len(response.body["items"])
+    return len(statements), len(json.loads(response.body)["items"])
 
 
 def test_list_pages_make_a_constant_number_of_queries(storage: Storage) -> None:
@@ -76,7 +77,7 @@ def test_list_pages_make_a_constant_number_of_queries(storage: Storage) -> None:
         small = list_statements(storage, handler, path, 2)
         large = list_statements(storage, handler, path, 25)
         assert (small[1], large[1]) == (2, 25)
-        assert small[0] == large[0] <= 3
+        assert small[0] == large[0] == 1  # the database renders the page
 
 
 def test_a_version_1_database_opens_and_issues_tokens(db_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`keyform server`: run the credential service on a SQLite database."""
+"""`keyform server`: run the credential service on a SQLite file or a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _write_owner_token(token_file: Path, create: Callable[[], str]) -> None:
         handle.write(token + "\n")
 
 
-def _recover(db: Path, email: str, token_file: Path | None) -> None:
+def _recover(db: str, email: str, token_file: Path | None) -> None:
     """--recover-owner: write a fresh owner key to the token file, say so in one line, don't serve."""
     from keyform.server.errors import ServerError
     from keyform.server.runner import recover_owner
@@ -49,7 +49,7 @@ def _recover(db: Path, email: str, token_file: Path | None) -> None:
     click.echo(f"{email} is an active Account Owner with a new API key in {token_file}; api_access is on")
 
 
-def _init_organization(db: Path, owner: str) -> str:
+def _init_organization(db: str, owner: str) -> str:
     from keyform.server.errors import ServerError
     from keyform.server.runner import OrganizationExistsError, init_organization
 
@@ -73,7 +73,16 @@ def _warn_if_in_git_work_tree(path: Path) -> None:
 
 
 @click.command()
-@click.option("--db", "db", required=True, type=click.Path(path_type=Path), help="SQLite database file.")
+@click.option(
+    "--db",
+    "db",
+    required=True,
+    envvar="KEYFORM_DATABASE_URL",
+    show_envvar=True,
+    metavar="FILE|URL",
+    help="SQLite database file, or postgresql://USER@HOST[:PORT]/DB for replicas (pip install "
+    "'keyform[server-postgresql]'). Keep the password out of the URL: libpq reads PGPASSWORD or ~/.pgpass.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8750, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port)."
@@ -102,7 +111,7 @@ def _warn_if_in_git_work_tree(path: Path) -> None:
     "rate_limit",
     type=click.FloatRange(min=0, min_open=True),
     help="Requests per second allowed per API key or access token, and for all unauthenticated "
-    "requests together (429 beyond).",
+    "requests together (429 beyond); counted per replica.",
 )
 @click.option(
     "--channel-timeout",
@@ -121,7 +130,7 @@ def _warn_if_in_git_work_tree(path: Path) -> None:
     help="Open connections at most; beyond it new ones wait until one closes.",
 )
 def server(
-    db: Path,
+    db: str,
     host: str,
     port: int,
     init_owner: str | None,
@@ -136,7 +145,15 @@ def server(
     --init-owner on a database that already has an organisation is an error (nothing changes,
     no token is written). Starting again without it keeps all data. The port is bound first:
     if it is busy, nothing is created. --recover-owner EMAIL (with --token-file) works on the
-    database file only: it gives EMAIL a working Account Owner key and exits.
+    database only: it gives EMAIL a working Account Owner key and exits.
+
+    \b
+    Production layout (several replicas, one PostgreSQL):
+      KEYFORM_DATABASE_URL=postgresql://keyform@db.internal/keyform  (password in PGPASSWORD or ~/.pgpass)
+      keyform server --host 10.0.0.5 --port 8750   on each of N machines or containers
+      any HTTP load balancer in front of the N replicas, terminating TLS
+      PostgreSQL with its own backups; replicas migrate its schema at start-up, once
+    A SQLite file serves one process only. --rate-limit counts per replica.
     """
     from keyform.server.errors import ServerError
     from keyform.server.runner import Listener, serve

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 import traceback
@@ -14,7 +16,7 @@ from keyform.server.auth import Principal, authenticate, check_api_access, requi
 from keyform.server.context import Context, Route, Stats
 from keyform.server.errors import ApiError, ServerError
 from keyform.server.ratelimit import ANONYMOUS, RateLimiter
-from keyform.server.storage import Storage, Transaction
+from keyform.server.storage import Transaction, describe, open_storage
 from keyform.server.tokens import now
 from keyform.server.validation import validate_body
 from keyform.server.web import MAX_BODY, Request, Response, too_large
@@ -39,13 +41,14 @@ class CredentialApp:
     """The credential API as a WSGI callable; `close()` releases the database."""
 
     def __init__(self, db_path: str | Path, *, rate_limit: float | None = None, stats: Stats | None = None):
-        self.storage = Storage(db_path)
+        self.storage = open_storage(db_path)
         with self.storage.transaction(write=False) as tx:
             initialised = tx.organization() is not None
         if not initialised:
             self.storage.close()
             raise ServerError(
-                f"database {db_path} has no organisation yet; start once with --init-owner EMAIL --token-file FILE"
+                f"database {describe(str(db_path))} has no organisation yet; "
+                "start once with --init-owner EMAIL --token-file FILE"
             )
         self.stats = stats or Stats()
         self.rate_limit = rate_limit
@@ -116,29 +119,35 @@ class CredentialApp:
             self.check_rate(ANONYMOUS)
         if route.body and request.content_length() > MAX_BODY:
             raise too_large()
-        with self.storage.transaction(write=route.write) as tx:
-            ctx = Context(request, tx, None, params, now(), self.stats)
-            if route.access != "public":
-                ctx.principal = self.authenticate(tx, request, ctx.now_ts)
-                organization = tx.organization()
-                assert organization is not None, "checked at start"
-                check_api_access(organization, ctx.principal, route.access == "manage")
-                if route.access == "manage":
-                    require_manager(ctx.principal)
-            if route.body:
-                ctx.body = request.json_body(form_ok=route.form_ok)
-                validate_body(route.body, ctx.body)
-            key = idempotency.idempotency_key(request) if route.method == "POST" else None
-            if key is None or ctx.principal is None:
-                return route.handler(ctx)
-            scope = f"{ctx.principal.type}:{ctx.principal.id}"
-            fingerprint = idempotency.fingerprint(request, ctx.body)
-            replayed = idempotency.replay(tx, scope, key, fingerprint)
-            if replayed is not None:
-                return replayed
-            response = route.handler(ctx)
-            idempotency.remember(tx, scope, key, fingerprint, response, ctx.now_ts)
-            return response
+        body = functools.cache(lambda: request.json_body(form_ok=route.form_ok))  # read once, parsed on demand
+        return self.storage.run(lambda tx: self.transact(tx, request, route, params, body), write=route.write)
+
+    def transact(
+        self, tx: Transaction, request: Request, route: Route, params: dict[str, str], body: Callable[[], dict]
+    ) -> Response:
+        """The request inside its transaction (which a replicated backend may run again on a conflict)."""
+        ctx = Context(request, tx, None, params, now(), self.stats)
+        if route.access != "public":
+            ctx.principal = self.authenticate(tx, request, ctx.now_ts)
+            organization = tx.organization()
+            assert organization is not None, "checked at start"
+            check_api_access(organization, ctx.principal, route.access == "manage")
+            if route.access == "manage":
+                require_manager(ctx.principal)
+        if route.body:
+            ctx.body = copy.deepcopy(body())  # a fresh copy for each run of the transaction
+            validate_body(route.body, ctx.body)
+        key = idempotency.idempotency_key(request) if route.method == "POST" else None
+        if key is None or ctx.principal is None:
+            return route.handler(ctx)
+        scope = f"{ctx.principal.type}:{ctx.principal.id}"
+        fingerprint = idempotency.fingerprint(request, ctx.body)
+        replayed = idempotency.replay(tx, scope, key, fingerprint)
+        if replayed is not None:
+            return replayed
+        response = route.handler(ctx)
+        idempotency.remember(tx, scope, key, fingerprint, response, ctx.now_ts)
+        return response
 
     def close(self) -> None:
         self.storage.close()

@@ -10,7 +10,7 @@ from typing import Any
 from keyform.server.auth import Principal
 from keyform.server.storage import Transaction
 from keyform.server.tokens import iso, new_id
-from keyform.server.web import Request
+from keyform.server.web import Request, encode_cursor
 
 
 class Stats:
@@ -92,3 +92,11 @@ def created(after: dict[str, Any]) -> dict[str, list[Any]]:
 def stamps(row: dict[str, Any]) -> dict[str, Any]:
     """The common resource fields: created_at, updated_at and etag."""
     return {"created_at": row["created_at"], "updated_at": row["updated_at"], "etag": f'"{row["version"]}"'}
+
+
+def json_page(rows: list[tuple[int, str]], limit: int) -> bytes:
+    """`{"items", "next_cursor"}` from `limit + 1` (seq, item JSON) rows, joined without parsing them."""
+    more = len(rows) > limit
+    cursor = f'"{encode_cursor(rows[limit - 1][0])}"' if more else "null"
+    items = ",".join(item for _, item in rows[:limit])
+    return f'{{"items":[{items}],"next_cursor":{cursor}}}'.encode()

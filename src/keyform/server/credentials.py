@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyform.server.auth import check_api_access, credential_principal, scoped_values, unauthorized
-from keyform.server.context import Context, Route, created, diff, stamps
+from keyform.server.context import Context, Route, created, diff, json_page, stamps
 from keyform.server.errors import conflict, not_found
 from keyform.server.tokens import (
     ACCESS_TOKEN_PREFIX,
@@ -16,7 +16,7 @@ from keyform.server.tokens import (
     new_secret,
 )
 from keyform.server.users import resolve_roles
-from keyform.server.web import Response, check_if_match, etag_of, page_body, page_params
+from keyform.server.web import Response, check_if_match, etag_of, page_params
 
 FIELDS = ("name", "integration", "enabled", "permissions", "attributes", "managed_by")
 DEFAULTS = {"integration": "", "enabled": True, "permissions": {}, "attributes": [], "managed_by": None}
@@ -36,7 +36,7 @@ def render(row: dict[str, Any], roles: list[str], secrets: list[dict[str, Any]])
 
 
 def render_one(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
-    roles = [role["name"] for role in ctx.tx.roles_of("credentials", [row["id"]])[row["id"]]]
+    roles = ctx.tx.role_names_of("credentials", [row["id"]])[row["id"]]
     return render(row, roles, ctx.tx.secrets_of([row["id"]])[row["id"]])
 
 
@@ -61,13 +61,11 @@ def _new_secret(ctx: Context, credential_id: str) -> tuple[dict[str, Any], str]:
 
 
 def list_credentials(ctx: Context) -> Response:
+    """One query renders the page (storage's `credential_items` has the shape of `render`)."""
     after, limit = page_params(ctx.request)
     name = ctx.request.param("name")
-    rows = ctx.tx.page("credentials", after=after, limit=limit + 1, equal=("name", name) if name else None)
-    ids = [row["id"] for row in rows[:limit]]
-    roles, secrets = ctx.tx.roles_of("credentials", ids), ctx.tx.secrets_of(ids)
-    items = [render(r, [x["name"] for x in roles[r["id"]]], secrets[r["id"]]) for r in rows[:limit]]
-    return Response(200, page_body(rows, limit, items))
+    rows = ctx.tx.credential_items(after=after, limit=limit + 1, name=name or None)
+    return Response(200, json_page(rows, limit))
 
 
 def create_credential(ctx: Context) -> Response:
@@ -96,7 +94,7 @@ def update_credential(ctx: Context) -> Response:
     check_if_match(ctx.request, etag_of(row))
     values = scoped_values(ctx.body, FIELDS)
     changes = diff(row, values)
-    current = [role["name"] for role in ctx.tx.roles_of("credentials", [row["id"]])[row["id"]]]
+    current = ctx.tx.role_names_of("credentials", [row["id"]])[row["id"]]
     if "roles" in ctx.body:
         roles = resolve_roles(ctx, ctx.body["roles"])
         if [role["name"] for role in roles] != current:

@@ -18,7 +18,7 @@ from keyform.server.app import CredentialApp
 from keyform.server.context import Stats
 from keyform.server.errors import ApiError, ServerError
 from keyform.server.org import create_organization
-from keyform.server.storage import Storage
+from keyform.server.storage import Transaction, describe, is_postgresql, open_storage
 from keyform.server.tokens import now
 
 THREADS = 8
@@ -36,15 +36,19 @@ def init_organization(db_path: str | Path, owner_email: str, *, org_name: str = 
     The key exists only in the returned string (the database keeps its SHA-256 hash).
     Raises ServerError (a KeyformError) if the database already has an organisation.
     """
-    storage = Storage(db_path)
+    name = describe(str(db_path))
+
+    def create(tx: Transaction) -> str:
+        if tx.organization() is not None:
+            raise OrganizationExistsError(f"database {name} already has an organisation")
+        try:
+            return create_organization(tx, org_name, owner_email, now())
+        except ApiError as error:  # the email check
+            raise ServerError(f"owner email: {error.message}") from None
+
+    storage = open_storage(db_path)
     try:
-        with storage.transaction(write=True) as tx:
-            if tx.organization() is not None:
-                raise OrganizationExistsError(f"database {db_path} already has an organisation")
-            try:
-                return create_organization(tx, org_name, owner_email, now())
-            except ApiError as error:  # the email check
-                raise ServerError(f"owner email: {error.message}") from None
+        return storage.run(create, write=True)
     finally:
         storage.close()
 
@@ -52,19 +56,24 @@ def init_organization(db_path: str | Path, owner_email: str, *, org_name: str = 
 def recover_owner(db_path: str | Path, email: str) -> str:
     """Make `email` an active Account Owner with a fresh API key and switch api_access on; return the key.
 
-    Local access to the database file is the authority here: it never runs over HTTP.
+    Local access to the database (its file, or its PostgreSQL URL and password) is the authority
+    here: it never runs over HTTP.
     """
-    if not Path(db_path).is_file():
-        raise ServerError(f"database {db_path} does not exist; give the --db file the server runs on")
-    storage = Storage(db_path)
+    name = describe(str(db_path))
+    if not is_postgresql(str(db_path)) and not Path(db_path).is_file():
+        raise ServerError(f"database {name} does not exist; give the --db file the server runs on")
+
+    def recover(tx: Transaction) -> str:
+        if tx.organization() is None:
+            raise ServerError(f"database {name} has no organisation; start with --init-owner instead")
+        try:
+            return org.recover_owner(tx, email, now())
+        except ApiError as error:  # the email check
+            raise ServerError(f"--recover-owner: {error.message}") from None
+
+    storage = open_storage(db_path)
     try:
-        with storage.transaction(write=True) as tx:
-            if tx.organization() is None:
-                raise ServerError(f"database {db_path} has no organisation; start with --init-owner instead")
-            try:
-                return org.recover_owner(tx, email, now())
-            except ApiError as error:  # the email check
-                raise ServerError(f"--recover-owner: {error.message}") from None
+        return storage.run(recover, write=True)
     finally:
         storage.close()
 

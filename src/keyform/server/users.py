@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from keyform.server.auth import ADMIN, OWNER, STANDARD, require_owner
-from keyform.server.context import Context, Route, created, diff, stamps
+from keyform.server.context import Context, Route, created, diff, json_page, stamps
 from keyform.server.errors import ApiError, conflict, forbidden, invalid, not_found
 from keyform.server.storage import Transaction
 from keyform.server.tokens import API_KEY_PREFIX, hash_secret, new_id, new_secret
 from keyform.server.validation import check_email
-from keyform.server.web import Response, check_if_match, etag_of, page_body, page_params
+from keyform.server.web import Response, check_if_match, etag_of, page_params
 
 FIELDS = (
     "email",
@@ -45,7 +45,7 @@ def render(row: dict[str, Any], roles: list[str], key: dict[str, Any] | None) ->
 
 
 def render_one(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
-    roles = [role["name"] for role in ctx.tx.roles_of("users", [row["id"]])[row["id"]]]
+    roles = ctx.tx.role_names_of("users", [row["id"]])[row["id"]]
     return render(row, roles, ctx.tx.api_keys_for([row["id"]]).get(row["id"]))
 
 
@@ -123,13 +123,11 @@ def _guard_last_owner(ctx: Context, row: dict[str, Any], what: str) -> None:
 
 
 def list_users(ctx: Context) -> Response:
+    """One query renders the page (storage's `user_items` has the shape of `render`)."""
     after, limit = page_params(ctx.request)
     email = ctx.request.param("email")
-    rows = ctx.tx.page("users", after=after, limit=limit + 1, equal=("email_lower", email.lower()) if email else None)
-    ids = [row["id"] for row in rows[:limit]]
-    roles, keys = ctx.tx.roles_of("users", ids), ctx.tx.api_keys_for(ids)
-    items = [render(r, [x["name"] for x in roles[r["id"]]], keys.get(r["id"])) for r in rows[:limit]]
-    return Response(200, page_body(rows, limit, items))
+    rows = ctx.tx.user_items(after=after, limit=limit + 1, email_lower=email.lower() if email else None)
+    return Response(200, json_page(rows, limit))
 
 
 def create_user(ctx: Context) -> Response:
@@ -160,7 +158,7 @@ def update_user(ctx: Context) -> Response:
     check_if_match(ctx.request, etag_of(row))
     values = {k: ctx.body[k] for k in FIELDS if k in ctx.body}
     changes = diff(row, values)
-    current = [role["name"] for role in ctx.tx.roles_of("users", [row["id"]])[row["id"]]]
+    current = ctx.tx.role_names_of("users", [row["id"]])[row["id"]]
     roles = resolve_roles(ctx, ctx.body["roles"]) if "roles" in ctx.body else None
     if roles is not None and [role["name"] for role in roles] != current:
         changes["roles"] = [current, [role["name"] for role in roles]]
