@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {"keyform": "keyform.providers.keyform:KeyformProvider"}
+BUILT_IN = {
+    "keyform": "keyform.providers.keyform:KeyformProvider",
+    "keystone": "keyform.providers.keystone:KeystoneProvider",  # keystoneauth1 is imported on construction
+}
 
 
 def available_providers() -> list[str]:
