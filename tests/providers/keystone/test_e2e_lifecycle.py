@@ -150,9 +150,10 @@ def test_a_credential_deleted_from_the_yaml_stops_authenticating(work):
 
 
 def test_no_secret_appears_in_any_output_log_or_plan_file(work):
-    plan = work.keyform("-v", "plan", "--out", "plan.json")
-    assert plan.exit_code == 0
-    json.loads((work.path / "plan.json").read_text())
+    out = work.path / "plan.json"
+    plan = work.keyform("-v", "plan", "--replace", "application_credentials/warehouse-loader", "--out", str(out))
+    assert plan.exit_code == 0, plan.output
+    assert json.loads(out.read_text())["changes"][0]["action"] == "rotate"
     values = [*work.secret_values(), work.keystone.admin_password]
     assert len(values) >= 3
     texts = [*work.outputs, *work.files_text()]
