@@ -31,7 +31,7 @@ def registered(monkeypatch):
 
 
 def test_a_registered_provider_loads_with_its_options(registered):
-    assert available_providers() == ["acme", "broken", "keyform"]
+    assert available_providers() == ["acme", "broken", "keyform", "keystone"]
     assert is_installed("acme") and not is_installed("acne")
     provider = load_provider(PluginConfig("acme", {"region": "eu"}))
     assert isinstance(provider, AcmeProvider) and provider.options == {"region": "eu"}
@@ -47,7 +47,7 @@ def test_a_package_cannot_take_the_built_in_providers_name(registered):
 
 def test_unknown_and_unfit_providers_are_one_line_errors(registered):
     with pytest.raises(
-        ProviderError, match=r"^provider.type 'acne' is not installed \(known: acme, broken, keyform\)$"
+        ProviderError, match=r"^provider.type 'acne' is not installed \(known: acme, broken, keyform, keystone\)$"
     ):
         load_provider(PluginConfig("acne", {}))
     with pytest.raises(
