@@ -102,10 +102,10 @@ def test_protect_entries_must_name_declared_resources(project):
 
 def test_the_provider_type_must_be_a_registered_entry_point(project):
     project.write("keyform.yaml", "version: 1\nprovider:\n  type: keyfrom\n  url: https://keys.example.com\n")
-    assert available_providers() == ["keyform"]
+    assert available_providers() == ["keyform", "keystone"]
     assert project.errors() == [
-        "keyform.yaml:3:9: unknown provider type 'keyfrom' (did you mean 'keyform'?) (known: keyform; providers"
-        " register under the keyform.providers entry point group)"
+        "keyform.yaml:3:9: unknown provider type 'keyfrom' (did you mean 'keyform'?) (known: keyform, keystone;"
+        " providers register under the keyform.providers entry point group)"
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -97,7 +98,6 @@ def test_a_rotation_keeps_the_old_credential_until_the_overlap_ends(work):
     address = "application_credentials/payments-ci-staging"
     work.edit("application_credentials", "payments-ci-staging", "rotation_overlap", value="8s")
     old = work.secrets()[address]
-    started = time.monotonic()
 
     rotated = work.keyform("apply", "--auto-approve", "--replace", address)
     assert rotated.exit_code == 0, rotated.output
@@ -109,7 +109,8 @@ def test_a_rotation_keeps_the_old_credential_until_the_overlap_ends(work):
     assert work.login(new) is not None
     assert work.keyform("plan", "--detailed-exitcode").exit_code == 0  # within the overlap: nothing to do
 
-    time.sleep(max(0.0, started + 8.5 - time.monotonic()))  # the overlap is over
+    over = datetime.fromisoformat(new["created_at"].replace("Z", "+00:00")) + timedelta(seconds=9)
+    time.sleep(max(0.0, (over - datetime.now(UTC)).total_seconds()))  # the overlap is over
     revoke = work.keyform("apply", "--auto-approve")
     assert revoke.exit_code == 0, revoke.output
     assert f"{old['application_credential_id']} stops working now (rotation overlap over)" in revoke.output
