@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {  # imported when named: the aws-iam module imports boto3 (keyform[aws]) only to connect
+BUILT_IN = {  # imported when named: aws-iam and keystone import their client library only to connect
     "keyform": "keyform.providers.keyform:KeyformProvider",
     "aws-iam": "keyform.providers.aws_iam.provider:AwsIamProvider",
+    "keystone": "keyform.providers.keystone:KeystoneProvider",
     "personio": "keyform.providers.personio:PersonioProvider",
     "predictive-index": "keyform.providers.predictive_index:PredictiveIndexProvider",
 }

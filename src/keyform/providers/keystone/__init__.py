@@ -1,7 +1,11 @@
 """The `keystone` provider: OpenStack Keystone's projects, users, roles and application credentials.
 
-client.py talks to Keystone (keystoneauth1 sessions, listings, writes, one-line errors);
-cloud.py maps its resources to keyform's canonical attribute form and back. The provider class
-that plugs these into the engine follows the provider contract (docs/providers/keystone.md).
-Needs the optional extra: `pip install 'keyform[keystone]'`.
+kinds.py declares the kinds (no keystoneauth1 needed: `keyform validate` works without the
+extra), rules.py their risks and checks, provider.py reads and applies through cloud.py (the
+canonical form) and client.py (keystoneauth1 sessions, listings, writes, one-line errors),
+verify.py checks delivered credentials. Needs the optional extra: `pip install 'keyform[keystone]'`.
 """
+
+from keyform.providers.keystone.provider import KeystoneProvider
+
+__all__ = ["KeystoneProvider"]

@@ -280,30 +280,56 @@ class KeystoneClient:
         return self._owner_sessions[key]
 
     def delete_application_credential(self, user_id: str, credential_id: str, what: str) -> None:
-        self.request("DELETE", f"/users/{user_id}/application_credentials/{credential_id}", what)
+        """Delete one; one already gone (its owner was deleted, a retried apply) is fine."""
+        url = f"{self.url}/users/{user_id}/application_credentials/{credential_id}"
+        try:
+            self.session.request(url, "DELETE", raise_exc=True)
+        except ksa.NotFound:
+            return
+        except ksa.ClientException as error:
+            raise self._error(error, what) from None
 
     def authenticate_application_credential(self, credential_id: str, secret: str) -> TokenFacts:
         """Log in with an application credential (`keyform verify`): the token's user, project and roles."""
         self.hide(secret)
-        plugin = v3.ApplicationCredential(
-            auth_url=self.url, application_credential_id=credential_id, application_credential_secret=secret
-        )
-        session = ksa_session.Session(auth=plugin, session=self._http, timeout=self.session.timeout)
         try:
-            access = plugin.get_access(session)
-        except (ksa.Unauthorized, ksa.NotFound):
+            facts = application_credential_login(
+                self.url, credential_id, secret, timeout=self.session.timeout, http=self._http
+            )
+        except ksa.ClientException as error:
+            raise self._error(error, f"application credential {credential_id}") from None
+        if facts is None:
             raise ProviderError(
                 f"application credential {credential_id} does not authenticate: it is wrong, expired or deleted; "
                 "run keyform apply to issue a new one"
-            ) from None
-        except ksa.ClientException as error:
-            raise self._error(error, f"application credential {credential_id}") from None
-        return TokenFacts(
-            user_id=access.user_id,
-            project_id=access.project_id,
-            project_name=access.project_name,
-            roles=tuple(sorted(access.role_names)),
-        )
+            )
+        return facts
+
+
+def application_credential_login(
+    url: str, credential_id: str, secret: str, *, timeout: float | None = 30.0, http: requests.Session | None = None
+) -> TokenFacts | None:
+    """The token facts of a login with an application credential, or None when Keystone refuses it.
+
+    Raises keystoneauth1's ClientException for anything else (Keystone unreachable, a 5xx).
+    """
+    plugin = v3.ApplicationCredential(
+        auth_url=url, application_credential_id=credential_id, application_credential_secret=secret
+    )
+    session = ksa_session.Session(auth=plugin, session=http, timeout=timeout)
+    try:
+        access = plugin.get_access(session)
+    except (ksa.Unauthorized, ksa.NotFound):
+        return None
+    finally:
+        if http is None:
+            session.session.close()
+    return TokenFacts(
+        user_id=access.user_id,
+        project_id=access.project_id,
+        project_name=access.project_name,
+        roles=tuple(sorted(access.role_names)),
+    )
 
 
 def explain(error: ksa.ClientException, what: str, url: str) -> str:

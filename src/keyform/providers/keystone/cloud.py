@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyform.errors import ProviderError
+from keyform.providers.keystone.canonical import access_rules, expiry, minimal_roles
 from keyform.providers.keystone.client import KeystoneClient, NewApplicationCredential
 
 MANAGED_TAG = "keyform-managed"
@@ -64,19 +65,6 @@ class Index:
 
 def stamp_name(name: str, created_at: datetime) -> str:
     return f"{name}@{created_at.astimezone(UTC).strftime(STAMP)}"
-
-
-def expiry(value: str | None) -> str | None:
-    """Keystone's `2027-01-01T00:00:00.000000` as `2027-01-01T00:00:00Z`."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.removesuffix("Z"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def access_rules(rules: list[Mapping[str, Any]] | None) -> list[dict[str, str]]:
-    canonical = [{"service": r["service"], "method": r["method"], "path": r["path"]} for r in rules or ()]
-    return sorted(canonical, key=lambda r: (r["service"], r["path"], r["method"]))
 
 
 class KeystoneCloud:
@@ -373,19 +361,6 @@ class KeystoneCloud:
     def services(self) -> set[str]:
         """The service types in the catalog (access rules must name one)."""
         return {item["type"] for item in self.client.listing("/services", "services", "services")}
-
-
-def minimal_roles(roles: set[str], implies: Mapping[str, set[str]]) -> list[str]:
-    """The roles not implied by another one in the set (Keystone adds implied roles to a credential)."""
-    implied: set[str] = set()
-    for role in roles:
-        todo = list(implies.get(role, ()))
-        while todo:
-            name = todo.pop()
-            if name not in implied:
-                implied.add(name)
-                todo.extend(implies.get(name, ()))
-    return sorted(roles - implied)
 
 
 def _parse_stamp(stamp: str) -> datetime:
