@@ -59,11 +59,12 @@ def read_sink(sink: SecretSink, sink_type: str) -> dict[str, Any]:
 
 
 def secret_values(document: Mapping[str, Any]) -> list[str]:
-    """Every secret value in a sink document, retiring ones included (for the redactor): every
-    string field but the public ones (type, ids, timestamps)."""
+    """Every secret value in a sink document, retiring and pending ones included (for the redactor):
+    every string field but the public ones (type, ids, timestamps)."""
     values: list[str] = []
     for entry in document.values():
-        for part in (entry, entry.get("retiring") if isinstance(entry, Mapping) else None):
+        nested = [entry.get("retiring"), *entry.get("pending", ())] if isinstance(entry, Mapping) else []
+        for part in (entry, *nested):
             if isinstance(part, Mapping):
                 values.extend(
                     value
@@ -104,6 +105,13 @@ def verify(
             if isinstance(entry, Mapping) and entry.get("retired_at"):
                 message = f"retired {entry['retired_at']}: apply deleted it, and its secret with it"
                 findings.append(Finding(address, True, message, retired=True))
+                continue
+            if isinstance(entry, Mapping) and entry.get("pending"):
+                message = (
+                    "an apply stopped while setting its new secret, so which one is live is unknown: run "
+                    f"`keyform apply` (or `keyform rotate {address}`) to settle it"
+                )
+                findings.append(Finding(address, False, message))
                 continue
             findings.append(verifier.check(address, entry, state, redactor))
     finally:

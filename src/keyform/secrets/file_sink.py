@@ -35,7 +35,7 @@ from keyform.secrets.base import SecretSink
 GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"
 GITIGNORE_TEXT = GITIGNORE_HEADER + "*\n"
 KEYFORM_DIR = ".keyform"  # keyform's own directory beside keyform.yaml
-SECRET_KEYS = ("api_key", "client_secret")  # the entry fields that hold secret values
+PUBLIC_KEYS = ("type", "client_id", "secret_id", "created_at")  # the entry fields a retired entry keeps
 GIT_TIMEOUT = 30.0  # seconds; `git ls-files` answers at once unless something is badly wrong
 
 
@@ -257,16 +257,33 @@ def _gitignore_text(directory: Path) -> str | None:
 
 
 def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The sink document entry for a secret; during an overlap it keeps the retiring secret."""
-    entry: dict[str, Any] = {
+    """The sink document entry for a secret; during an overlap it keeps the retiring secret.
+
+    A pending secret (keyform made it and is about to set it) is written ahead of the system: the
+    entry keeps everything the previous one held, any of which may still be live, and lists the new
+    secret under `pending`. The confirmed entry that follows replaces it.
+    """
+    if secret.pending:
+        return _with_pending(secret, previous)
+    entry = _fields(secret)
+    if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
+        retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring", "pending")}
+        entry["retiring"] = retiring
+    return entry
+
+
+def _fields(secret: GeneratedSecret) -> dict[str, Any]:
+    return {
         "type": secret.type,
         **secret.fields,
         "secret_id": secret.secret_id,
         "created_at": _timestamp(secret.created_at),
     }
-    if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
-        retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring")}
-        entry["retiring"] = retiring
+
+
+def _with_pending(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[str, Any]:
+    entry = dict(previous) if live_entry(previous) else {}
+    entry["pending"] = [*entry.get("pending", ()), _fields(secret)]
     return entry
 
 
@@ -277,7 +294,7 @@ def live_entry(entry: Any) -> bool:
 
 def retired_entry(entry: dict[str, Any], when: datetime) -> dict[str, Any]:
     """The entry of a deleted resource: its public facts and `retired_at`, no secret values."""
-    kept = {key: value for key, value in entry.items() if key not in (*SECRET_KEYS, "retiring")}
+    kept = {key: value for key, value in entry.items() if key in PUBLIC_KEYS}
     return {**kept, "retired_at": _timestamp(when)}
 
 
