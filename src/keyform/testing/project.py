@@ -77,10 +77,11 @@ class Project:
 
     # -- the command ----------------------------------------------------------------------------
 
-    def keyform(self, *args: str, code: int | None = 0, directory: Path | None = None) -> Result:
-        """Run `keyform -v -C DIR ARGS`; with `code`, assert its exit code (showing the output if not)."""
+    def keyform(self, *args: str, code: int | None = 0, directory: Path | None = None, verbose: bool = True) -> Result:
+        """Run `keyform [-v] -C DIR ARGS` (-v: its logs are outputs too); with `code`, assert its exit code."""
         where = str(directory or self.directory)
-        result = CliRunner().invoke(main, ["-v", "-C", where, *args], catch_exceptions=False)
+        flags = ["-v"] if verbose else []
+        result = CliRunner().invoke(main, [*flags, "-C", where, *args], catch_exceptions=False)
         self.outputs.append(result.stdout + result.stderr)
         if code is not None:
             assert result.exit_code == code, f"keyform {' '.join(args)} exited {result.exit_code}:\n{result.output}"

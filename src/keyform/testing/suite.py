@@ -246,7 +246,7 @@ class ConformanceSuite:
         root = str(project.directory / "keyform.yaml")
         for settings, fragment in cases:
             project.declare({project.name(1): project.sample.spec}, settings=settings)
-            result = project.keyform("plan", code=1)
+            result = project.keyform("plan", code=1, verbose=False)
             lines = result.stderr.strip().splitlines()
             assert lines and lines[0].startswith("Error: "), f"{settings}: no error line:\n{result.stderr}"
             more = [line for line in lines[1:] if not line.startswith(root)]
