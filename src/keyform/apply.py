@@ -5,6 +5,10 @@ concurrently up to a limit, changes at one address run in order. A failed change
 changes that depend on it and nothing else. A secret the API returns is in the sink before the
 change counts as done; if the sink fails, the secret goes to an emergency file (0600, in the
 `.keyform/` directory git ignores) and apply stops. A delete retires the resource's sink entry.
+
+A secret keyform makes itself (`SecretSource.KEYFORM`) is written to the sink, marked pending,
+before the provider sets it, and confirmed after: at no point is a secret live that the sink does
+not hold (docs/providers.md, "Keyform-generated secrets", lists the crash points).
 """
 
 from __future__ import annotations
@@ -15,18 +19,30 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
-from keyform.contract import Action, Change, GeneratedSecret, Kind, Provider, StaleChangeError, UnreachableError
+from keyform.contract import (
+    Action,
+    ApplyOutcome,
+    Change,
+    GeneratedSecret,
+    Kind,
+    Provider,
+    SecretSource,
+    StaleChangeError,
+    UnreachableError,
+    kind_of,
+)
 from keyform.errors import KeyformError, SecretSinkError
 from keyform.journal import Journal
 from keyform.plan.plan import ApplyOrder, Plan
 from keyform.secrets.base import SecretSink
 from keyform.secrets.file_sink import KEYFORM_DIR, entry_for, gitignore_pattern, ignore_in_git, write_private_file
+from keyform.secrets.generate import new_secret
 from keyform.secrets.redaction import Redactor
 
 APPLIED, FAILED, SKIPPED, STALE, PLANNED = "applied", "failed", "skipped", "stale", "planned"
@@ -177,7 +193,15 @@ class ApplyExecutor:
 
     def _attempt(self, change: Change) -> tuple[ChangeResult, str | None]:
         try:
-            outcome = self.provider.apply(change)
+            made = self._made_here(change)
+        except KeyformError as error:  # the kind declares too weak a secret
+            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
+        if made is not None:
+            refused = self._write_ahead(change, made)
+            if refused is not None:
+                return refused, None
+        try:
+            outcome = self._apply(change, made)
         except StaleChangeError as error:
             return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
         except UnreachableError as error:
@@ -188,11 +212,35 @@ class ApplyExecutor:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
         except KeyformError as error:
             return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
-        if outcome.secret is not None:
-            return self._deliver(change, outcome.secret), outcome.etag
+        secret = outcome.secret if made is None else replace(outcome.secret or made, pending=False)
+        if secret is not None:
+            return self._deliver(change, secret), outcome.etag
         if change.action == Action.DELETE:
             return self._retire(change), outcome.etag
         return ChangeResult(change, APPLIED), outcome.etag
+
+    def _apply(self, change: Change, made: GeneratedSecret | None) -> ApplyOutcome:
+        if made is None:
+            return self.provider.apply(change)
+        return self.provider.apply_with_secret(change, made)
+
+    def _made_here(self, change: Change) -> GeneratedSecret | None:
+        """The secret keyform makes for this change, if its kind's secrets are keyform's to make."""
+        kind = kind_of(type(self.provider), change.kind)
+        if kind is None or kind.secret is None or kind.secret.source != SecretSource.KEYFORM:
+            return None
+        return new_secret(change, kind.secret) if self.provider.generates_secret(change) else None
+
+    def _write_ahead(self, change: Change, secret: GeneratedSecret) -> ChangeResult | None:
+        """Put a secret keyform made into the sink, pending, before the system gets it (None: done)."""
+        self.redactor.add(*secret.values())
+        try:
+            with nullcontext() if self.sink.thread_safe else self._lock:
+                self.sink.deliver(secret)
+        except SecretSinkError as error:
+            message = f"not applied: its new secret could not be written to the sink first ({error})"
+            return ChangeResult(change, FAILED, self.redactor.redact(message))
+        return None
 
     def _deliver(self, change: Change, secret: GeneratedSecret) -> ChangeResult:
         self.redactor.add(*secret.values())

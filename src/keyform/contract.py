@@ -176,6 +176,7 @@ class GeneratedSecret:
     created_at: datetime
     retiring: str | None = None  # id of the secret that stays valid during a rotation overlap
     public: tuple[str, ...] = ("client_id",)
+    pending: bool = False  # keyform made it and is about to set it: written ahead, not yet known to be live
 
     def values(self) -> list[str]:
         """Every secret value in this record (for redaction)."""
@@ -296,6 +297,7 @@ class SecretSpec:
     optional: bool = False
     alphabet: str = ""  # SecretSource.KEYFORM: the characters a secret may use
     length: int = 0  # SecretSource.KEYFORM: its length
+    field_name: str = "secret"  # SecretSource.KEYFORM: the sink entry's field (and `type`) that holds it
 
 
 def _same(name: str) -> str:
@@ -382,6 +384,23 @@ class Provider(ABC):
         """What a person does in the system's UI to carry out `change` (a system without a
         management API): plans show them as a checklist, and `apply` walks a person through them."""
         return []
+
+    def apply_with_secret(self, change: Change, secret: GeneratedSecret) -> ApplyOutcome:
+        """Apply a change that sets a secret keyform generated (a kind with `SecretSource.KEYFORM`,
+        for every change `generates_secret` is true for): create the resource with `secret`, or set
+        it on the live one (rotate, replace). The secret is already in the sink, marked pending;
+        return an outcome whose `secret` is None (deliver `secret` as it is) or `secret` with public
+        fields added (a user name). Never log it."""
+        raise ProviderError(
+            f"{change.address}: provider {type(self).__name__} declares keyform-generated secrets but does not "
+            "implement apply_with_secret: upgrade the provider package"
+        )
+
+    def requests_sent(self) -> int | None:
+        """How many requests (HTTP calls, SDK calls, SQL queries) this provider has sent since it was
+        constructed, or None if it does not count them. `keyform.testing` checks with it that a read
+        costs one listing per kind (requests = pages)."""
+        return None
 
     def generates_secret(self, change: Change) -> bool:
         """Whether applying this change makes a new secret (journalled, shown in plans)."""

@@ -58,7 +58,7 @@ def read_sink(sink: SecretSink, sink_type: str) -> dict[str, Any]:
 
 
 def secret_values(document: Mapping[str, Any]) -> list[str]:
-    """Every secret value in a sink document, retiring ones included (for the redactor): every
+    """Every secret value in a sink document, retiring and pending ones included (for the redactor): every
     string field but the entry's facts and its provider's public fields."""
     return [value for entry in document.values() if isinstance(entry, Mapping) for value in entry_secrets(entry)]
 
@@ -94,6 +94,13 @@ def verify(
             if isinstance(entry, Mapping) and entry.get("retired_at"):
                 message = f"retired {entry['retired_at']}: apply deleted it, and its secret with it"
                 findings.append(Finding(address, True, message, retired=True))
+                continue
+            if isinstance(entry, Mapping) and entry.get("pending"):
+                message = (
+                    "an apply stopped while setting its new secret, so which one is live is unknown: run "
+                    f"`keyform apply` (or `keyform rotate {address}`) to settle it"
+                )
+                findings.append(Finding(address, False, message))
                 continue
             findings.append(verifier.check(address, entry, state, redactor))
     finally:

@@ -194,6 +194,13 @@ class ApiClient:
         proxied = bool(self.session.proxies.get("https") or self.session.proxies.get("all"))
         self._tls_unchecked = self.base_url.startswith("https://") and not proxied
         self._tls_lock = threading.Lock()
+        self._sent = 0  # requests sent (retries of one request count once)
+        self._sent_lock = threading.Lock()
+
+    @property
+    def sent(self) -> int:
+        """How many requests this client has sent."""
+        return self._sent
 
     def describe(self) -> str:
         return sanitize_url(self.base_url)
@@ -216,6 +223,8 @@ class ApiClient:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         if self._tls_unchecked:
             self._check_tls()
+        with self._sent_lock:
+            self._sent += 1
         started = time.perf_counter()
         try:
             response = self.session.request(

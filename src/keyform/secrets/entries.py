@@ -1,7 +1,8 @@
 """The shape of one secret's entry in a sink document, and which of its fields are secret.
 
 An entry holds the secret's facts (`type`, `secret_id`, `created_at`; `retired_at` once the
-resource is deleted), its fields, and during a rotation overlap the `retiring` secret. Fields the
+resource is deleted), its fields, during a rotation overlap the `retiring` secret, and while keyform
+sets a secret it generated, the `pending` ones (written ahead of the system). Fields the
 provider marks public (a client id, an AWS access key id) are listed under `public` when they
 differ from the default, so the sink, `verify` and the redactor tell them from secret values.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-FACTS = frozenset({"type", "secret_id", "created_at", "retired_at", "public", "address", "retiring"})
+FACTS = frozenset({"type", "secret_id", "created_at", "retired_at", "public", "address", "retiring", "pending"})
 DEFAULT_PUBLIC = ("client_id",)  # entries written before `public` existed: the keyform provider's
 
 
@@ -23,8 +24,9 @@ def public_fields(entry: Mapping[str, Any]) -> frozenset[str]:
 
 
 def secret_values(entry: Mapping[str, Any]) -> Iterator[str]:
-    """Every secret value in one entry, the retiring secret's included."""
-    for part in (entry, entry.get("retiring")):
+    """Every secret value in one entry, the retiring secret's and any pending one's included."""
+    pending = entry.get("pending")
+    for part in (entry, entry.get("retiring"), *(pending if isinstance(pending, list) else ())):
         if isinstance(part, Mapping):
             public = public_fields(entry)
             yield from (value for key, value in part.items() if key not in public and isinstance(value, str) and value)

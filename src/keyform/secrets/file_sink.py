@@ -257,18 +257,36 @@ def _gitignore_text(directory: Path) -> str | None:
 
 
 def entry_for(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The sink document entry for a secret; during an overlap it keeps the retiring secret."""
-    entry: dict[str, Any] = {
+    """The sink document entry for a secret; during an overlap it keeps the retiring secret.
+
+    A pending secret (keyform made it and is about to set it) is written ahead of the system: the
+    entry keeps everything the previous one held, any of which may still be live, and lists the new
+    secret under `pending`. The confirmed entry that follows replaces it.
+    """
+    if secret.pending:
+        return _with_pending(secret, previous)
+    entry = _fields(secret)
+    if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
+        retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring", "pending")}
+        entry["retiring"] = retiring
+    return entry
+
+
+def _fields(secret: GeneratedSecret) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "type": secret.type,
         **secret.fields,
         "secret_id": secret.secret_id,
         "created_at": _timestamp(secret.created_at),
     }
     if tuple(secret.public) != DEFAULT_PUBLIC:
-        entry["public"] = list(secret.public)
-    if secret.retiring and previous and previous.get("secret_id") == secret.retiring:
-        retiring = {k: v for k, v in previous.items() if k not in ("type", "retiring")}
-        entry["retiring"] = retiring
+        fields["public"] = list(secret.public)
+    return fields
+
+
+def _with_pending(secret: GeneratedSecret, previous: dict[str, Any] | None) -> dict[str, Any]:
+    entry = dict(previous) if live_entry(previous) else {}
+    entry["pending"] = [*entry.get("pending", ()), _fields(secret)]
     return entry
 
 

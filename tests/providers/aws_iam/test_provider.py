@@ -28,7 +28,7 @@ def keyform_without_boto3(*args: str) -> subprocess.CompletedProcess[str]:
 def test_without_boto3_validate_works_and_connecting_says_what_to_install():
     validated = keyform_without_boto3("-C", str(EXAMPLES / "aws-iam"), "validate")
     assert validated.returncode == 0, validated.stderr
-    assert validated.stdout.endswith("valid (2 policys, 1 group, 3 users)\n")
+    assert validated.stdout.endswith("valid (2 policies, 1 group, 3 users)\n")
     planned = keyform_without_boto3("-C", str(EXAMPLES / "aws-iam"), "plan")
     assert planned.returncode == 1
     assert planned.stderr == (

@@ -154,6 +154,9 @@ class KeyformProvider(Provider):
     def identity(self) -> str | None:
         return self._identity
 
+    def requests_sent(self) -> int:
+        return self.client.sent
+
     def close(self) -> None:
         self.client.close()
 
