@@ -1,11 +1,9 @@
-"""A plan overlaps loading the desired state with reading the live state (engine.load_and_plan)."""
+"""A plan overlaps loading the desired state with reading the live state (engine.session with prefetch)."""
 
 import threading
 
 from keyform import engine
-from keyform.cli import GlobalOptions
 from keyform.model import DesiredState
-from keyform.providers import registry
 from tests.fakes import FakeProvider
 
 CONFIG = """\
@@ -38,10 +36,11 @@ def test_the_desired_side_of_the_diff_is_built_while_the_live_read_is_under_way(
             return super().read()
 
     monkeypatch.setenv("KEYFORM_TEST_TOKEN", "kfk_not_used")
-    monkeypatch.setattr(registry, "load_provider", lambda settings: SlowRead())
+    monkeypatch.setattr(engine, "load_provider", lambda settings: SlowRead())
     (tmp_path / "keyform.yaml").write_text(CONFIG)
 
-    _, result = engine.load_and_plan(GlobalOptions(directory=tmp_path))
+    with engine.session(engine.Settings(directory=tmp_path), prefetch=True) as run:
+        result = run.plan()
 
     assert waited == [True]
     assert [(c.action.value, c.address) for c in result.plan.changes] == [("create", "users/a@x.example")]

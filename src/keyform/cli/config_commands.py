@@ -28,10 +28,10 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         state = load_desired_state(root, resolve_env=not no_env)
     except ConfigError as error:
         for problem in error.problems:
-            options.echo(str(problem), err=True)
+            options.ui.err(str(problem))
         sys.exit(1)
     counts = ", ".join(_count(len(state.of(kind.name)), kind.noun) for kind in state.kinds if not kind.singleton)
-    options.echo(f"{display_path(root)}: valid ({counts})")
+    options.ui.echo(f"{display_path(root)}: valid ({counts})")
 
 
 @click.command()
@@ -49,7 +49,7 @@ def schema(options: GlobalOptions, provider_type: str) -> None:
     from keyform.providers.registry import provider_class
 
     provider_class(provider_type)  # an unknown type is an error naming the known ones
-    options.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
+    options.ui.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
 
 
 def _count(number: int, noun: str) -> str:
