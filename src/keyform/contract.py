@@ -294,6 +294,7 @@ class Kind:
     grants: Callable[[JSON], frozenset[str]] | None = None
     key_order: tuple[str, ...] = ()  # `keyform fmt`: the order of a spec's keys
     nested_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fmt: key -> its mapping's order
+    list_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fmt: key -> order of its lists' items
 
     def address(self, name: str) -> str:
         return self.name if self.singleton else f"{self.name}/{self.key(name)}"
