@@ -87,6 +87,14 @@ class StalePlanError(KeyformError):
         super().__init__(message)
 
 
+class ExportWriteError(KeyformError):
+    """An export can't be written to its folder: files are in the way (`existing`) or the folder is unusable."""
+
+    def __init__(self, message: str, *, existing: int = 0):
+        self.existing = existing
+        super().__init__(message)
+
+
 class ApprovalNeededError(KeyformError):
     """Applying needs a yes, and no one is there to give it."""
 

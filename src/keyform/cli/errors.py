@@ -9,6 +9,7 @@ from __future__ import annotations
 from keyform.errors import (
     AddressError,
     ApprovalNeededError,
+    ExportWriteError,
     KeyformError,
     PlanFileError,
     StalePlanError,
@@ -28,6 +29,11 @@ def user_message(error: KeyformError) -> str:
         return f"{error}: make one with `keyform plan --out {error.path}`"
     if isinstance(error, PlanFileError) and error.writing:
         return f"{error}: choose another --out path"
+    if isinstance(error, ExportWriteError) and error.existing:
+        them = "it" if error.existing == 1 else "them"
+        return f"{error}: pass --force to replace {them}, or choose another --out folder"
+    if isinstance(error, ExportWriteError):
+        return f"{error}: choose another --out folder"
     if isinstance(error, StalePlanError) and error.applied_at is not None:
         return f"{error}; make a new one with `keyform plan --out {error.path}`"
     return str(error)
