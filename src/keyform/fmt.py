@@ -309,7 +309,7 @@ def _sort_flow_collections(node: Any, path: tuple[str, ...], layout: _Layout) ->
 # --- pass 1: moving line blocks ------------------------------------------------------------------
 
 
-def _sort_key(rule: _Rule, sort_names: bool, keys: list[Any]) -> Callable[[Any], tuple]:
+def _sort_key(rule: _Rule, sort_names: bool, keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
     position = {key: index for index, key in enumerate(keys)}
     if rule.order is not None:
         order = rule.order
@@ -445,7 +445,8 @@ def _last_line(node: Node, fallback: int, lines: list[str]) -> int:
         if "+" not in header:  # clip or strip: trailing blank lines aren't content
             while end > node.start_mark.line and not lines[end].strip():
                 end -= 1
-    return max(end, node.start_mark.line)
+    last: int = max(end, node.start_mark.line)
+    return last
 
 
 def _gaps(entries: list[_Entry], lines: list[str], start: int, is_root: bool) -> list[str]:

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -69,7 +69,7 @@ class KeyformGroup(click.Group):
         except click.UsageError as error:
             _usage_error(error)
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
         try:
             return super().invoke(ctx)

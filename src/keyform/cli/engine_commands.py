@@ -95,6 +95,7 @@ def apply(
 
     options = current_options()
     with engine.session(options.settings()) as run:
+        report: ApplyReport | None
         if planfile is not None:
             report = engine.apply_saved(run, planfile, dry_run=dry_run, lock_timeout=lock_timeout)
         else:
