@@ -98,7 +98,7 @@ def session(settings: Settings, *, prefetch: bool = False) -> Iterator[Run]:
         provider.close()
 
 
-@dataclass
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _EarlyRead:
     """A live read started from the peeked provider settings, before the desired state is loaded."""
 
@@ -124,7 +124,7 @@ def _start_read(settings: Settings) -> _EarlyRead | None:
     except KeyformError:
         return None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyform-read")
-    return _EarlyRead(peeked, provider, pool, pool.submit(provider.read))
+    return _EarlyRead(settings=peeked, provider=provider, pool=pool, reading=pool.submit(provider.read))
 
 
 def _same_settings(peeked: PluginConfig, loaded: PluginConfig) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,11 +21,26 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "markdown", "junit")
 
 
+class FormatChoice(click.Choice):  # type: ignore[type-arg]
+    """A built-in plan format, or one a package registers under `keyform.renderers`."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMATS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value not in self.choices:
+            from keyform.plan.render import RENDERERS  # only for a format that isn't built in
+
+            if RENDERERS.provides(value):
+                return value
+        return super().convert(value, param, ctx)
+
+
 @click.command()
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    type=FormatChoice(),
     default="text",
     show_default=True,
     help="How to show the plan.",
@@ -180,7 +195,7 @@ def demo(workdir: Path | None) -> None:
 
 @click.command(name="show")
 @click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "output_format", type=FormatChoice(), default="text", show_default=True)
 def show(planfile: Path, output_format: str) -> None:
     """Render a saved plan file (no API calls)."""
     from keyform import engine
