@@ -8,9 +8,9 @@ Everything else (loading, diff, plan, ordering, safety thresholds, delivery of s
 engine's; optional hooks let a provider add its own risks and invariants. docs/providers.md
 explains how to write one.
 
-Changes, risks and live resources are NamedTuples: a plan of 100,000 resources builds each
-change more than once, and a frozen dataclass costs four times as much to build. The other value
-objects are frozen, slotted, keyword-only dataclasses.
+Changes, risks, live resources and their secrets are NamedTuples, built once per resource and
+per change (bench/README.md has what converting them would cost). The other value objects are
+frozen, slotted, keyword-only dataclasses.
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""The `keyform` command as a process: the last-resort handler, and the one process-level setting
-a short-lived command can afford and a library caller can't.
+"""The `keyform` command as a process: the last-resort handler, and the two process-wide
+settings a short-lived command can afford and a library caller can't.
 
-Loading and planning build hundreds of thousands of small objects (the desired and the live
-state) that no cycle holds and that live until the command ends. The cyclic garbage collector
-would scan them again and again while they are built; the command switches it off instead
-(reference counting still frees everything that is not in a cycle). bench/README.md has the
-figures that keep this here (issue 16: a trick stays only if it saves more than 5% of a no-op
-plan at N = 10,000). A library caller keeps its collector: only `run_command` switches it off.
+- The cyclic garbage collector is off. Loading and planning build hundreds of thousands of
+  small objects (the desired and the live state) that no cycle holds and that live until the
+  command ends; the collector would scan them again and again while they are built. Reference
+  counting still frees everything that is not in a cycle.
+- Threads switch every millisecond instead of every 5: the live read (a thread waiting on the
+  API) takes each response as it arrives instead of waiting for the loader to let go.
+
+Each stays because bench/ showed it saves more than 5% of a no-op plan at N = 10,000 (issue 16;
+the figures are in bench/README.md). A library caller keeps its collector and switch interval:
+only `run_command` changes them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ def run_command(main: Callable[[], object]) -> None:
     """Run the click entry point `main` as this process's command: an error nothing else reported
     (a bug) is one redacted line and exit 1."""
     gc.disable()
+    sys.setswitchinterval(0.001)
     try:
         main()
     except SystemExit:
