@@ -44,6 +44,14 @@ class ConfigError(KeyformError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class RootNotFoundError(ConfigError):
+    """No root desired-state file where one was looked for (`directory`)."""
+
+    def __init__(self, message: str, *, directory: Path):
+        self.directory = directory
+        super().__init__([Problem(None, message)])
+
+
 class ProviderError(KeyformError):
     """The live credential API refused or failed a request."""
 

@@ -19,6 +19,7 @@ from keyform.cli import GlobalOptions
 @click.pass_obj
 def validate(options: GlobalOptions, no_env: bool) -> None:
     """Check the desired state (with its includes): every problem, one line each."""
+    from keyform.cli.errors import user_message
     from keyform.config import find_root, load_desired_state
     from keyform.config.document import display_path
     from keyform.errors import ConfigError
@@ -28,7 +29,7 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         state = load_desired_state(root, resolve_env=not no_env)
     except ConfigError as error:
         for problem in error.problems:
-            options.ui.err(str(problem))
+            options.ui.err(str(problem) if len(error.problems) > 1 else user_message(error))
         sys.exit(1)
     counts = ", ".join(_count(len(state.of(kind.name)), kind.noun) for kind in state.kinds if not kind.singleton)
     options.ui.echo(f"{display_path(root)}: valid ({counts})")

@@ -6,12 +6,14 @@ flag a user passes instead.
 
 from __future__ import annotations
 
+from keyform.config.root import ROOT_NAME
 from keyform.errors import (
     AddressError,
     ApprovalNeededError,
     ExportWriteError,
     KeyformError,
     PlanFileError,
+    RootNotFoundError,
     StalePlanError,
     UnsafePlanError,
 )
@@ -21,6 +23,8 @@ def user_message(error: KeyformError) -> str:
     """The one line the command prints after "Error: "."""
     if isinstance(error, UnsafePlanError):
         return f"{error}{_unsafe_hint(error)}"
+    if isinstance(error, RootNotFoundError):
+        return f"no {ROOT_NAME} in {error.directory} (create one, or pass --config FILE)"
     if isinstance(error, AddressError):
         return f"--{error.setting} {error.address}: {error.problem}"
     if isinstance(error, ApprovalNeededError):
