@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from keyform.cli.errors import user_message
 from keyform.config import load_desired_state
 from keyform.config.sizes import DEFAULT_MAX_BYTES
 from keyform.errors import ConfigError, KeyformError
@@ -81,7 +82,7 @@ def test_writing_refuses_to_overwrite_any_existing_file_before_writing_any(tmp_p
     files = {"keyform.yaml": "version: 1\n", "users.yaml": "users: {}\n"}
     with pytest.raises(KeyformError) as caught:
         write_files(tmp_path, files)
-    assert str(caught.value) == (
+    assert user_message(caught.value) == (
         f"export would overwrite {tmp_path / 'users.yaml'}: pass --force to replace it, or choose another --out folder"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["users.yaml"]

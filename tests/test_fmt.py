@@ -3,6 +3,7 @@
 import os
 import stat
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyform.cli import main
+from keyform.contract import Kind
 from keyform.errors import ConfigError, KeyformError
-from keyform.fmt import RESOURCE_KEY_ORDER, TOP_LEVEL_ORDER, format_text, format_tree
+from keyform.fmt import SETTINGS_ORDER, format_text, format_tree
+from keyform.providers.keyform import KeyformProvider
+from tests.fakes import FakeProvider
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TOP_LEVEL_ORDER = [*SETTINGS_ORDER, "organization", "roles", "users", "credentials"]
 
 
 def fmt(text: str, **options) -> str:
@@ -74,7 +79,7 @@ def test_top_level_keys_follow_the_canonical_order():
         secrets: {type: file, path: s.json}
         """
     )
-    assert keys_in_order(text, 0) == list(TOP_LEVEL_ORDER)
+    assert keys_in_order(text, 0) == TOP_LEVEL_ORDER
     assert "\n\n" in text and "\n\n\n" not in text  # one blank line between sections
 
 
@@ -110,12 +115,8 @@ def test_resource_keys_follow_a_fixed_order_and_unknown_keys_come_last():
             integration: X
         """
     )
-    assert keys_in_order(text, 4) == [
-        *RESOURCE_KEY_ORDER["roles"],
-        *RESOURCE_KEY_ORDER["users"],
-        "zzz_unknown",
-        *RESOURCE_KEY_ORDER["credentials"],
-    ]
+    order = {kind.name: kind.key_order for kind in KeyformProvider.kinds}
+    assert keys_in_order(text, 4) == [*order["roles"], *order["users"], "zzz_unknown", *order["credentials"]]
     assert "api_key: {enabled: true, rotate_after: 90d}" in text
 
 
@@ -378,3 +379,37 @@ def test_missing_root_and_missing_files_are_errors(tmp_path, monkeypatch):
     assert result.stderr.startswith("Error: no keyform.yaml in ")
     result = run("fmt", "nope.yaml")
     assert (result.exit_code, result.stderr) == (1, "Error: nope.yaml: cannot read: no such file or directory\n")
+
+
+# --- any provider's kinds ------------------------------------------------------------------------
+
+
+class ShelfProvider(FakeProvider):
+    """A provider whose kinds are not the keyform server's: fmt orders files by what it declares."""
+
+    kinds = (
+        Kind(name="shelves", noun="shelf", key_order=("label", "rows"), nested_order={"rows": ("top", "bottom")}),
+        Kind(name="books", noun="book", references={"shelf": "shelves"}, list_order={"tags": ("new", "old")}),
+    )
+
+
+def test_a_providers_own_kinds_and_keys_set_the_order(monkeypatch):
+    entry = metadata.EntryPoint("shelf", "tests.test_fmt:ShelfProvider", "keyform.providers")
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [entry] if group == entry.group else [])
+    text = fmt(
+        """        books:
+          b:
+            tags: {genre: [old, new]}
+            shelf: s
+        shelves:
+          s:
+            rows: {bottom: 1, top: 2}
+            label: S
+        provider: {type: shelf}
+        version: 1
+        """
+    )
+    assert keys_in_order(text, 0) == ["version", "provider", "shelves", "books"]
+    assert keys_in_order(text, 4) == ["label", "rows", "tags", "shelf"]
+    assert "rows: {top: 2, bottom: 1}" in text
+    assert "genre: [new, old]" in text

@@ -9,7 +9,7 @@ def run() -> None:
 
 
 def _main() -> None:
-    from keyform.cli import main  # imported once run_command has registered its exit handler
+    from keyform.cli import main  # imported inside run_command, so that its last-resort handler covers the import
 
     main(prog_name="keyform")
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Protocol
 
 from keyform.contract import (
     Action,
@@ -73,10 +72,6 @@ class ApplyReport:
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
-
-
-class Executor(Protocol):
-    def execute(self, plan: Plan) -> ApplyReport: ...
 
 
 Progress = Callable[[ChangeResult], None]

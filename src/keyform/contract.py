@@ -8,9 +8,9 @@ Everything else (loading, diff, plan, ordering, safety thresholds, delivery of s
 engine's; optional hooks let a provider add its own risks and invariants. docs/providers.md
 explains how to write one.
 
-Changes, risks and live resources are NamedTuples: a plan of 100,000 resources builds each
-change more than once, and a frozen dataclass costs four times as much to build. The other value
-objects are frozen, slotted, keyword-only dataclasses.
+Changes, risks, live resources and their secrets are NamedTuples, built once per resource and
+per change (bench/README.md has what converting them would cost). The other value objects are
+frozen, slotted, keyword-only dataclasses.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from keyform.model import DesiredState
     from keyform.plan.plan import Plan
     from keyform.secrets.redaction import Redactor
+    from keyform.ui import UI
 
 JSON = Mapping[str, Any]
 
@@ -341,6 +342,7 @@ class Kind:
     grants: Callable[[JSON], frozenset[str]] | None = None
     key_order: tuple[str, ...] = ()  # `keyform fmt`: the order of a spec's keys
     nested_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fmt: key -> its mapping's order
+    list_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fmt: key -> order of its lists' items
 
     def address(self, name: str) -> str:
         return self.name if self.singleton else f"{self.name}/{self.key(name)}"
@@ -375,6 +377,10 @@ class Provider(ABC):
         """Apply one change; raise StaleChangeError if the resource moved since the plan."""
 
     # -- optional hooks, each with a default that suits an API without the notion -----------------
+
+    def use_ui(self, ui: UI) -> None:  # noqa: B027 (optional hook)
+        """Who runs keyform, given once after construction: a provider that needs a person (one
+        without a management API) talks to them through it; every other provider ignores it."""
 
     def use_directory(self, directory: Path) -> None:  # noqa: B027 (optional hook)
         """The directory of the root keyform.yaml, given once after construction and before

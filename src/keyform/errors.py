@@ -6,6 +6,7 @@ The CLI prints `str(error)` and exits 1; nothing below the CLI prints or exits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class KeyformError(Exception):
@@ -43,16 +44,67 @@ class ConfigError(KeyformError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class RootNotFoundError(ConfigError):
+    """No root desired-state file where one was looked for (`directory`)."""
+
+    def __init__(self, message: str, *, directory: Path):
+        self.directory = directory
+        super().__init__([Problem(None, message)])
+
+
 class ProviderError(KeyformError):
     """The live credential API refused or failed a request."""
 
 
 class UnsafePlanError(KeyformError):
-    """A plan breaks a safety threshold or invariant; `--allow-unsafe` overrides thresholds."""
+    """A plan breaks safety thresholds (which `allow_unsafe` overrides) or invariants (which nothing overrides)."""
+
+    def __init__(self, thresholds: list[str], invariants: list[str]):
+        self.thresholds = list(thresholds)
+        self.invariants = list(invariants)
+        super().__init__("unsafe plan: " + "; ".join(self.thresholds + self.invariants))
+
+
+class AddressError(KeyformError):
+    """An address given to plan by (`targets`, `replace`) names nothing it can act on."""
+
+    def __init__(self, setting: str, address: str, problem: str):
+        self.setting = setting
+        self.address = address
+        self.problem = problem
+        super().__init__(f"{setting} {address}: {problem}")
+
+
+class PlanFileError(KeyformError):
+    """A saved plan file can't be read or written (`missing`: there is none at `path`)."""
+
+    def __init__(self, message: str, *, path: Path, missing: bool = False, writing: bool = False):
+        self.path = path
+        self.missing = missing
+        self.writing = writing
+        super().__init__(message)
 
 
 class StalePlanError(KeyformError):
-    """A saved plan no longer matches the live state it was made against."""
+    """A saved plan can't be applied here any more: made for another API, desired state or sink,
+    or applied already (`applied_at` says when)."""
+
+    def __init__(self, message: str, *, path: Path, applied_at: str | None = None):
+        self.path = path
+        self.applied_at = applied_at
+        super().__init__(message)
+
+
+class ExportWriteError(KeyformError):
+    """An export can't be written to its folder: files are in the way (`existing`) or the folder is unusable."""
+
+    def __init__(self, message: str, *, existing: int = 0):
+        self.existing = existing
+        super().__init__(message)
+
+
+class ApprovalNeededError(KeyformError):
+    """Applying needs a yes, and no one is there to give it."""
 
 
 class SecretSinkError(KeyformError):

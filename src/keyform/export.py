@@ -17,7 +17,7 @@ import yaml
 
 from keyform.config.sizes import DEFAULT_MAX_BYTES
 from keyform.contract import Kind, LiveResource, Provider
-from keyform.errors import KeyformError
+from keyform.errors import ExportWriteError
 
 CHUNK = 5_000  # resources per written file
 ROOT_NAME = "keyform.yaml"
@@ -118,15 +118,10 @@ def write_files(folder: Path, files: Mapping[str, str], *, force: bool = False) 
     existing = [name for name in files if (folder / name).exists()]
     if existing and not force:
         shown = ", ".join(str(folder / name) for name in existing)
-        raise KeyformError(
-            f"export would overwrite {shown}: pass --force to replace {'it' if len(existing) == 1 else 'them'},"
-            " or choose another --out folder"
-        )
+        raise ExportWriteError(f"export would overwrite {shown}", existing=len(existing))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             write_text_atomic(folder / name, text)
     except OSError as error:
-        raise KeyformError(
-            f"can't write the export to {folder} ({error.strerror}): choose another --out folder"
-        ) from None
+        raise ExportWriteError(f"can't write the export to {folder} ({error.strerror})") from None

@@ -21,7 +21,7 @@ import io
 import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,49 +32,15 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from keyform.config.document import display_path
+from keyform.contract import Kind
 from keyform.errors import ConfigError, KeyformError, Location, Problem
+from keyform.providers.registry import provider_class
 
-TOP_LEVEL_ORDER = (
-    "version",
-    "provider",
-    "secrets",
-    "safety",
-    "include",
-    "organization",
-    "roles",
-    "users",
-    "credentials",
-)
-RESOURCE_KEY_ORDER = {
-    "roles": ("description", "permissions", "attributes"),
-    # `roles` after `job_title`, as examples/ writes them (examples/access/people.yaml)
-    "users": (
-        "first_name",
-        "last_name",
-        "role",
-        "job_title",
-        "roles",
-        "default_folder",
-        "cognitive_access",
-        "archived",
-        "api_key",
-    ),
-    "credentials": (
-        "integration",
-        "enabled",
-        "roles",
-        "permissions",
-        "attributes",
-        "rotate_after",
-        "rotation_overlap",
-    ),
-}
-API_KEY_ORDER = ("enabled", "rotate_after")
-LEVEL_ORDER = ("read", "write")
-RESOURCE_KINDS = tuple(RESOURCE_KEY_ORDER)
+SETTINGS_ORDER = ("version", "provider", "secrets", "safety", "include")  # then the provider's kinds
+DEFAULT_PROVIDER = "keyform"  # for a file that doesn't say (`provider.type`) and has no root that does
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Formatted:
     """One file: its text as read and in canonical form."""
 
@@ -91,30 +57,73 @@ class Formatted:
         return display_path(self.path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Rule:
     """How the entries of one block mapping are ordered."""
 
-    order: tuple[str, ...] | None  # key order (unknown keys after, as written)
+    order: tuple[str, ...] | None = None  # key order (unknown keys after, as written)
     spaced: bool = False  # exactly one blank line between entries, none before the first
     by_name: bool = False  # without `order`: sorted by name when names are sorted, else as written
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layout:
+    """The canonical order for one provider's files: settings, then its kinds, each kind's keys as
+    it declares them (`Kind.key_order`, `nested_order`, `list_order`)."""
+
+    kinds: Mapping[str, Kind]
+    sort_names: bool = False
+
+    @classmethod
+    def of(cls, provider_type: str, sort_names: bool) -> _Layout:
+        kinds = provider_class(provider_type).kinds
+        return cls(kinds={kind.name: kind for kind in kinds}, sort_names=sort_names)
+
+    def rule(self, path: tuple[str, ...]) -> _Rule:
+        """How the entries of the mapping at `path` are ordered."""
+        if path == ():
+            return _Rule(order=(*SETTINGS_ORDER, *self.kinds), spaced=True)
+        kind = self.kinds.get(path[0])
+        if kind is None:
+            return _Rule()
+        depth = len(path) + 1 if kind.singleton else len(path)  # a singleton's section is its one resource
+        if depth == 1:
+            return _Rule(spaced=True, by_name=True)
+        if depth == 2:
+            return _Rule(order=kind.key_order)
+        if depth == 3:
+            return _Rule(order=kind.nested_order.get(path[-1]))
+        return _Rule()
+
+    def list_order(self, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The order of the strings in the list at `path` (e.g. permission levels), or None: as written."""
+        kind = self.kinds.get(path[0]) if path else None
+        if kind is None or kind.singleton or len(path) != 4:
+            return None
+        return kind.list_order.get(path[2])
 
 
 # --- public API --------------------------------------------------------------------------------
 
 
-def format_text(text: str, *, display: str = "<string>", sort_names: bool = False) -> str:
-    """The canonical form of one desired-state file's text (raises ConfigError for invalid YAML)."""
-    return _format(text, display, sort_names)[0]
+def format_text(
+    text: str, *, display: str = "<string>", sort_names: bool = False, provider_type: str | None = None
+) -> str:
+    """The canonical form of one desired-state file's text (raises ConfigError for invalid YAML), in
+    the order of the provider its `provider.type` names (else `provider_type`, else the default)."""
+    return _format(text, display, sort_names, provider_type)[0]
 
 
-def format_files(paths: Iterable[Path], *, sort_names: bool = False) -> list[Formatted]:
-    """Format exactly these files; every unreadable or invalid file is reported at once."""
+def format_files(
+    paths: Iterable[Path], *, sort_names: bool = False, provider_type: str | None = None
+) -> list[Formatted]:
+    """Format exactly these files; every unreadable or invalid file is reported at once. A file
+    without `provider.type` is ordered for `provider_type` (the project's, when the caller knows it)."""
     results: list[Formatted] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            results.append(_format_file(path, sort_names)[0])
+            results.append(_format_file(path, sort_names, provider_type)[0])
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
@@ -123,22 +132,26 @@ def format_files(paths: Iterable[Path], *, sort_names: bool = False) -> list[For
 
 
 def format_tree(root: Path, *, sort_names: bool = False) -> list[Formatted]:
-    """Format `root` and, depth first in sorted order, every file its `include` globs name."""
+    """Format `root` and, depth first in sorted order, every file its `include` globs name, in
+    the order of the provider the root names."""
     results: list[Formatted] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
+    provider_type: str | None = None
 
     def visit(path: Path) -> None:
+        nonlocal provider_type
         resolved = path.resolve()
         if resolved in seen:
             return
         seen.add(resolved)
         try:
-            result, data = _format_file(path, sort_names)
+            result, data = _format_file(path, sort_names, provider_type)
         except ConfigError as error:
             problems.extend(error.problems)
             return
         results.append(result)
+        provider_type = provider_type or _provider_type(data)
         for pattern in _include_patterns(data):
             for match in _expand(path.parent, pattern):
                 visit(match)
@@ -168,7 +181,7 @@ def write_atomically(path: Path, text: str) -> None:
 # --- files -------------------------------------------------------------------------------------
 
 
-def _format_file(path: Path, sort_names: bool) -> tuple[Formatted, Any]:
+def _format_file(path: Path, sort_names: bool, provider_type: str | None) -> tuple[Formatted, Any]:
     display = display_path(path)
     try:
         original = path.read_bytes().decode("utf-8")
@@ -177,8 +190,15 @@ def _format_file(path: Path, sort_names: bool) -> tuple[Formatted, Any]:
         raise ConfigError([Problem(None, f"{display}: cannot read: {reason}")]) from error
     except UnicodeDecodeError as error:
         raise ConfigError([Problem(None, f"{display}: not UTF-8 text (byte {error.start})")]) from error
-    text, data = _format(original, display, sort_names)
-    return Formatted(path, original, text), data
+    text, data = _format(original, display, sort_names, provider_type)
+    return Formatted(path=path, original=original, text=text), data
+
+
+def _provider_type(data: Any) -> str | None:
+    """The `provider.type` a file's data names, if any."""
+    provider = data.get("provider") if isinstance(data, dict) else None
+    kind = provider.get("type") if isinstance(provider, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _include_patterns(data: Any) -> list[str]:
@@ -208,18 +228,19 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _format(text: str, display: str, sort_names: bool) -> tuple[str, Any]:
+def _format(text: str, display: str, sort_names: bool, provider_type: str | None) -> tuple[str, Any]:
     data = _load(_yaml(), text, display)
     if not isinstance(data, CommentedMap):
         return text, data  # empty, or not a mapping: `keyform validate` explains
-    reference = _comparable(_load(YAML(typ="safe", pure=True), text, display))
+    layout = _Layout.of(_provider_type(data) or provider_type or DEFAULT_PROVIDER, sort_names)
+    reference = _comparable(_load(YAML(typ="safe", pure=True), text, display), layout)
     result = text
     for _ in range(3):  # a round can unlock the next (e.g. `? key` becomes `key:`): stop at a fixed point
-        previous, result = result, _round(result, sort_names)
+        previous, result = result, _round(result, layout)
         if result == previous:
             break
     try:
-        same = _comparable(YAML(typ="safe", pure=True).load(result)) == reference
+        same = _comparable(YAML(typ="safe", pure=True).load(result), layout) == reference
     except YAMLError:
         same = False
     if not same:
@@ -227,10 +248,10 @@ def _format(text: str, display: str, sort_names: bool) -> tuple[str, Any]:
     return result, data
 
 
-def _round(text: str, sort_names: bool) -> str:
+def _round(text: str, layout: _Layout) -> str:
     yaml = _yaml()
-    data = yaml.load(_reorder_text(text, sort_names))
-    _sort_flow_collections(data, (), sort_names)
+    data = yaml.load(_reorder_text(text, layout))
+    _sort_flow_collections(data, (), layout)
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
@@ -249,34 +270,36 @@ def _load(yaml: YAML, text: str, display: str) -> Any:
         raise ConfigError([Problem(None, f"{display}: invalid YAML: {first_line}")]) from error
 
 
-def _comparable(data: Any, path: tuple[str, ...] = ()) -> Any:
-    """Plain data with permission levels in canonical order, for the meaning check."""
+def _comparable(data: Any, layout: _Layout, path: tuple[str, ...] = ()) -> Any:
+    """Plain data with ordered lists (permission levels) in canonical order, for the meaning check."""
     if isinstance(data, dict):
-        return {key: _comparable(value, (*path, str(key))) for key, value in data.items()}
-    if _is_levels_path(path) and _is_levels(data):
-        return sorted(data, key=_level_key)
+        return {key: _comparable(value, layout, (*path, str(key))) for key, value in data.items()}
+    order = layout.list_order(path)
+    if order is not None and _is_strings(data):
+        return sorted(data, key=lambda item: _item_key(order, item))
     return data
 
 
-def _is_levels(value: Any) -> bool:
+def _is_strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _level_key(level: str) -> int:
-    return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
+def _item_key(order: tuple[str, ...], item: str) -> int:
+    return order.index(item) if item in order else len(order)
 
 
-def _sort_flow_collections(node: Any, path: tuple[str, ...], sort_names: bool) -> None:
-    """Sort flow-style mappings and flow-style permission levels in place (their lines can't be moved)."""
+def _sort_flow_collections(node: Any, path: tuple[str, ...], layout: _Layout) -> None:
+    """Sort flow-style mappings and flow-style ordered lists in place (their lines can't be moved)."""
+    list_order = layout.list_order(path)
     if isinstance(node, CommentedMap):
         if node.fa.flow_style():
             keys = list(node)
-            for key in sorted(keys, key=_sort_key(_rule(path), sort_names, keys)):
+            for key in sorted(keys, key=_sort_key(layout.rule(path), layout.sort_names, keys)):
                 node.move_to_end(key)
         for key, value in node.items():
-            _sort_flow_collections(value, (*path, str(key)), sort_names)
-    elif isinstance(node, CommentedSeq) and node.fa.flow_style() and _is_levels_path(path) and _is_levels(node):
-        order = sorted(range(len(node)), key=lambda index: _level_key(node[index]))
+            _sort_flow_collections(value, (*path, str(key)), layout)
+    elif isinstance(node, CommentedSeq) and node.fa.flow_style() and list_order is not None and _is_strings(node):
+        order = sorted(range(len(node)), key=lambda index: _item_key(list_order, node[index]))
         items, comments = [node[index] for index in order], dict(node.ca.items)
         list.__setitem__(node, slice(None), items)
         node.ca.items.clear()
@@ -286,20 +309,7 @@ def _sort_flow_collections(node: Any, path: tuple[str, ...], sort_names: bool) -
 # --- pass 1: moving line blocks ------------------------------------------------------------------
 
 
-def _rule(path: tuple[str, ...]) -> _Rule:
-    """How the entries of the mapping at `path` are ordered."""
-    if path == ():
-        return _Rule(TOP_LEVEL_ORDER, spaced=True)
-    if len(path) == 1 and path[0] in RESOURCE_KINDS:
-        return _Rule(None, spaced=True, by_name=True)
-    if len(path) == 2 and path[0] in RESOURCE_KINDS:
-        return _Rule(RESOURCE_KEY_ORDER[path[0]])
-    if len(path) == 3 and path[0] == "users" and path[2] == "api_key":
-        return _Rule(API_KEY_ORDER)
-    return _Rule(None)
-
-
-def _sort_key(rule: _Rule, sort_names: bool, keys: list[Any]) -> Callable[[Any], tuple]:
+def _sort_key(rule: _Rule, sort_names: bool, keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
     position = {key: index for index, key in enumerate(keys)}
     if rule.order is not None:
         order = rule.order
@@ -318,7 +328,7 @@ class _Entry:
     column: int
 
 
-def _reorder_text(text: str, sort_names: bool) -> str:
+def _reorder_text(text: str, layout: _Layout) -> str:
     """`text` with block-mapping entries in canonical order and comments between entries indented
     like the entry they belong to (as 2-space indentation will place it)."""
     lines = text.split("\n")
@@ -327,18 +337,18 @@ def _reorder_text(text: str, sort_names: bool) -> str:
     root = _yaml().compose(text)
     if not isinstance(root, MappingNode):
         return text
-    return "\n".join(_render(root, (), lines, 0, len(lines), sort_names)) + "\n"
+    return "\n".join(_render(root, (), lines, 0, len(lines), layout)) + "\n"
 
 
 def _render(
-    node: MappingNode, path: tuple[str, ...], lines: list[str], start: int, stop: int, sort_names: bool
+    node: MappingNode, path: tuple[str, ...], lines: list[str], start: int, stop: int, layout: _Layout
 ) -> list[str]:
     """Lines `start:stop`, which hold block mapping `node` at `path`, in canonical form."""
     entries = _entries(node, lines)
     is_root = path == ()
     if not entries or not all(_blank_or_comment(line) for line in _gaps(entries, lines, start, is_root)):
         return lines[start:stop]
-    rule = _rule(path)
+    rule = layout.rule(path)
     column = 2 * len(path)  # where 2-space indentation puts this mapping's keys
     head = lines[start : entries[0].first] if is_root else []  # the file's header stays on top
     leading = [] if is_root else lines[start : entries[0].first]
@@ -348,14 +358,14 @@ def _render(
             dangling, next_leading = _split_gap(lines[entry.last + 1 : entries[index + 1].first], entries[index + 1])
         else:
             dangling, next_leading = [], []
-        body = _body(entry, path, lines, sort_names)
+        body = _body(entry, path, lines, layout)
         units.append(_indent_comments(leading, column) + body + dangling)
         leading = next_leading
     footer = lines[entries[-1].last + 1 : stop]
     while is_root and footer and not footer[-1].strip():
         footer.pop()  # no blank lines at the end of the file
     keys = [entry.key for entry in entries]
-    key_of = _sort_key(rule, sort_names, keys)
+    key_of = _sort_key(rule, layout.sort_names, keys)
     result = list(head)
     for position, index in enumerate(sorted(range(len(entries)), key=lambda index: key_of(keys[index]))):
         unit = units[index]
@@ -368,22 +378,19 @@ def _render(
     return result + footer
 
 
-def _body(entry: _Entry, path: tuple[str, ...], lines: list[str], sort_names: bool) -> list[str]:
+def _body(entry: _Entry, path: tuple[str, ...], lines: list[str], layout: _Layout) -> list[str]:
     value = entry.value
     if isinstance(value, MappingNode) and not value.flow_style and value.value and value.start_mark.line > entry.first:
-        nested = _render(value, (*path, str(entry.key)), lines, entry.first + 1, entry.last + 1, sort_names)
+        nested = _render(value, (*path, str(entry.key)), lines, entry.first + 1, entry.last + 1, layout)
         return lines[entry.first : entry.first + 1] + nested
-    if _is_levels_path((*path, str(entry.key))) and isinstance(value, SequenceNode) and not value.flow_style:
-        return lines[entry.first : entry.first + 1] + _render_levels(value, lines, entry.first + 1, entry.last + 1)
+    order = layout.list_order((*path, str(entry.key)))
+    if order is not None and isinstance(value, SequenceNode) and not value.flow_style:
+        return lines[entry.first : entry.first + 1] + _render_list(value, order, lines, entry.first + 1, entry.last + 1)
     return lines[entry.first : entry.last + 1]
 
 
-def _is_levels_path(path: tuple[str, ...]) -> bool:
-    return len(path) == 4 and path[0] in ("roles", "credentials") and path[2] == "permissions"
-
-
-def _render_levels(node: SequenceNode, lines: list[str], start: int, stop: int) -> list[str]:
-    """Lines `start:stop`, which hold a block sequence of permission levels, in read, write order."""
+def _render_list(node: SequenceNode, order: tuple[str, ...], lines: list[str], start: int, stop: int) -> list[str]:
+    """Lines `start:stop`, which hold a block sequence of strings (permission levels), in `order`."""
     items = node.value
     previous = start - 1
     units: list[tuple[int, list[str]]] = []
@@ -397,7 +404,7 @@ def _render_levels(node: SequenceNode, lines: list[str], start: int, stop: int) 
             or not all(_blank_or_comment(text) for text in lines[previous + 1 : line])
         ):
             return lines[start:stop]
-        units.append((_level_key(str(item.value)), lines[previous + 1 : line + 1]))
+        units.append((_item_key(order, str(item.value)), lines[previous + 1 : line + 1]))
         previous = line
     units.sort(key=lambda unit: unit[0])
     return [text for _, unit in units for text in unit] + lines[previous + 1 : stop]
@@ -438,7 +445,8 @@ def _last_line(node: Node, fallback: int, lines: list[str]) -> int:
         if "+" not in header:  # clip or strip: trailing blank lines aren't content
             while end > node.start_mark.line and not lines[end].strip():
                 end -= 1
-    return max(end, node.start_mark.line)
+    last: int = max(end, node.start_mark.line)
+    return last
 
 
 def _gaps(entries: list[_Entry], lines: list[str], start: int, is_root: bool) -> list[str]:

@@ -1,22 +1,11 @@
-"""Apply progress: a bar on a terminal, one line per change in logs (CI), never a secret."""
+"""Apply progress: each finished change as one line for the UI's progress (never a secret)."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
-from typing import TYPE_CHECKING
 
-import click
-
-if TYPE_CHECKING:
-    from keyform.apply import ChangeResult
-    from keyform.cli import GlobalOptions
-
-
-def on_terminal() -> bool:
-    """A person is watching: stderr is a terminal and no CI variable is set."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+from keyform.apply import APPLIED, PLANNED, SKIPPED, ChangeResult
+from keyform.ui import UI
 
 
 def change_line(result: ChangeResult) -> str:
@@ -25,28 +14,19 @@ def change_line(result: ChangeResult) -> str:
     return f"  {result.status:>7}  {result.change.action.value} {result.change.address}{secret}{note}"
 
 
-class Progress:
+class ApplyProgress:
     """Called from the executor's worker threads after each change."""
 
-    def __init__(self, options: GlobalOptions, total: int, *, bar: bool):
-        self.options = options
+    def __init__(self, ui: UI, total: int, *, bar: bool = True):
+        self._progress = ui.progress(total, label="Applying", bar=bar)
         self._lock = threading.Lock()
-        self._bar = click.progressbar(length=total, label="Applying", file=sys.stderr) if bar and total else None
-        if self._bar is not None:
-            self._bar.__enter__()
 
     def __call__(self, result: ChangeResult) -> None:
-        if result.status == "skipped" and result.message.startswith("not started"):
+        if result.status == SKIPPED and result.message.startswith("not started"):
             return  # apply stopped: the report sums these up in one line
         with self._lock:
-            if self._bar is None:
-                self.options.echo(change_line(result))
-                return
-            self._bar.update(1)
-            if result.status not in ("applied", "planned"):  # problems still get their own line
-                self.options.echo(f"\n{change_line(result)}", err=True)
+            self._progress.advance(change_line(result), problem=result.status not in (APPLIED, PLANNED))
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+        with self._lock:
+            self._progress.close()

@@ -1,4 +1,4 @@
-"""The one factory: from global options to a loaded desired state, a provider and a sink."""
+"""A loaded desired state and where it lives: the one factory for its provider and its sink."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from keyform.config import find_root, load_desired_state
 from keyform.contract import Provider
 from keyform.model import DesiredState
+from keyform.providers.registry import load_provider
+from keyform.secrets import open_sink, recover_sink
 from keyform.secrets.base import SecretSink
 from keyform.secrets.redaction import Redactor
 
 
-@dataclass
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Workspace:
     """A loaded desired state and where it lives."""
 
@@ -27,20 +30,16 @@ class Workspace:
 
     def sink(self) -> SecretSink:
         """The configured sink, opened: a fold a killed apply left unfinished is finished first."""
-        from keyform.secrets import open_sink
-
         return open_sink(self.state.secrets, self.base_dir)
 
     def recover_sink(self) -> None:
         """Finish a killed apply's unfinished writes to a sink on this machine (see `recover_sink`)."""
-        from keyform.secrets import recover_sink
 
         recover_sink(self.state.secrets, self.base_dir)
 
     @contextmanager
     def provider(self) -> Iterator[Provider]:
-        from keyform.providers.registry import load_provider
-
+        """The configured provider, open while the block runs."""
         provider = load_provider(self.state.provider)
         provider.use_directory(self.base_dir)
         try:
@@ -53,11 +52,10 @@ def open_workspace(
     config: Path | None, directory: Path | None, *, environ: Mapping[str, str] | None = None, resolve_env: bool = True
 ) -> Workspace:
     """Find keyform.yaml, load and validate it (raises ConfigError with every problem)."""
-    from keyform.config import find_root, load_desired_state
 
     root = find_root(config, directory)
     state = load_desired_state(root, environ=environ if environ is not None else os.environ, resolve_env=resolve_env)
-    return Workspace(root, state)
+    return Workspace(root=root, state=state)
 
 
 def register_config_secrets(state: DesiredState, redactor: Redactor) -> None:

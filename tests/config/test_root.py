@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from keyform.cli.errors import user_message
 from keyform.config.root import find_root
 from keyform.errors import ConfigError
 from tests.config.helpers import HEADER
@@ -21,10 +22,8 @@ def test_find_root_errors_say_how_to_fix(project):
     (project.root / "empty").mkdir()
     with pytest.raises(ConfigError) as caught:
         find_root(directory=Path("empty"))
-    assert (
-        str(caught.value)
-        == f"no keyform.yaml in {project.root.resolve() / 'empty'} (create one, or pass --config FILE)"
-    )
+    assert str(caught.value) == f"no keyform.yaml in {project.root.resolve() / 'empty'} (create one)"
+    assert user_message(caught.value).endswith("(create one, or pass --config FILE)")
     with pytest.raises(ConfigError, match=r"^missing.yaml: cannot read: no such file$"):
         find_root(config=Path("missing.yaml"))
     with pytest.raises(ConfigError, match=r"^empty: cannot read: it is a directory$"):

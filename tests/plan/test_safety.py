@@ -1,5 +1,6 @@
 import pytest
 
+from keyform.cli.errors import user_message
 from keyform.contract import Action, Change
 from keyform.errors import UnsafePlanError
 from keyform.model import Safety
@@ -37,10 +38,11 @@ def test_allow_unsafe_overrides_thresholds():
 
 def test_protected_address_cannot_be_deleted_or_disabled():
     plan = Plan.from_changes([Change(Action.UPDATE, "credentials/c1", {"enabled": True}, {"enabled": False})])
-    with pytest.raises(UnsafePlanError, match=r"protected credentials/c1 would be disabled.*--allow-unsafe"):
+    with pytest.raises(UnsafePlanError, match=r"protected credentials/c1 would be disabled") as caught:
         check_safety(
             plan, creds(2), Safety(protect=("credentials/c1",)), provider=PROVIDER, identity=None, allow_unsafe=False
         )
+    assert user_message(caught.value).endswith("(re-run with --allow-unsafe if this is intended)")
 
 
 def test_own_identity_is_never_weakened_even_with_allow_unsafe():
@@ -119,7 +121,7 @@ def test_an_invariant_alone_does_not_suggest_allow_unsafe():
     plan = Plan.from_changes([Change(Action.UPDATE, only, OWNER, {**OWNER, "archived": True})])
     with pytest.raises(UnsafePlanError) as caught:
         check_safety(plan, {only: live(only, OWNER)}, Safety(), provider=PROVIDER, identity=None, allow_unsafe=False)
-    assert str(caught.value) == (
+    assert user_message(caught.value) == (
         "unsafe plan: the organisation would be left without an active Account Owner with a working API key"
         " (--allow-unsafe does not override this)"
     )
@@ -137,7 +139,7 @@ def test_a_threshold_and_an_invariant_together_say_allow_unsafe_overrides_only_t
             identity=None,
             allow_unsafe=False,
         )
-    assert str(caught.value) == (
+    assert user_message(caught.value) == (
         "unsafe plan: would delete 3 of 10 managed credentials (30%), over safety.max_delete_fraction 25%;"
         " the organisation would be left without an active Account Owner with a working API key"
         " (--allow-unsafe overrides only the safety thresholds, not the rest)"

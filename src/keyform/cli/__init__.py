@@ -11,33 +11,47 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from keyform import __version__
+from keyform.cli.errors import user_message
+from keyform.cli.terminal import TerminalUI
 from keyform.errors import KeyformError
 from keyform.process import crash_report
 from keyform.secrets.redaction import Redactor
+from keyform.settings import Settings
 
 
 @dataclass
 class GlobalOptions:
-    """Options given before the command name."""
+    """Options given before the command name, and the UI and engine settings built from them."""
 
     config: Path | None = None
     directory: Path | None = None
     redactor: Redactor = field(default_factory=Redactor)
     color: bool | None = None  # None: colour on a terminal only; False: never (--no-color, NO_COLOR)
+    ui: TerminalUI = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ui = TerminalUI(self.redactor, self.color)
 
     @property
     def styled(self) -> bool:
         """Whether text for stdout should carry ANSI styles: click would strip them anywhere but a terminal."""
-        return self.color is not False and sys.stdout is not None and sys.stdout.isatty()
+        return self.ui.styled
 
-    def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
-        """Print through the run's redactor: the only way commands print."""
-        click.echo(self.redactor.redact(text), err=err, nl=nl, color=self.color)
+    def settings(self) -> Settings:
+        """What the engine needs: where the desired state is, the redactor, the UI."""
+        return Settings(config=self.config, directory=self.directory, redactor=self.redactor, ui=self.ui)
+
+
+def current_options() -> GlobalOptions:
+    """The running command's global options (defaults outside a `keyform` command)."""
+    context = click.get_current_context(silent=True)
+    found = context.find_object(GlobalOptions) if context is not None else None
+    return found or GlobalOptions()
 
 
 class KeyformGroup(click.Group):
@@ -55,12 +69,12 @@ class KeyformGroup(click.Group):
         except click.UsageError as error:
             _usage_error(error)
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
         try:
             return super().invoke(ctx)
         except KeyformError as error:
-            options.echo(f"Error: {error}", err=True)
+            options.ui.err(f"Error: {user_message(error)}")
             sys.exit(1)
         except click.exceptions.NoArgsIsHelpError:
             raise

@@ -19,6 +19,7 @@ from keyform.cli import GlobalOptions
 @click.pass_obj
 def validate(options: GlobalOptions, no_env: bool) -> None:
     """Check the desired state (with its includes): every problem, one line each."""
+    from keyform.cli.errors import user_message
     from keyform.config import find_root, load_desired_state
     from keyform.config.document import display_path
     from keyform.errors import ConfigError
@@ -28,10 +29,10 @@ def validate(options: GlobalOptions, no_env: bool) -> None:
         state = load_desired_state(root, resolve_env=not no_env)
     except ConfigError as error:
         for problem in error.problems:
-            options.echo(str(problem), err=True)
+            options.ui.err(str(problem) if len(error.problems) > 1 else user_message(error))
         sys.exit(1)
     counts = ", ".join(kind.counted(len(state.of(kind.name))) for kind in state.kinds if not kind.singleton)
-    options.echo(f"{display_path(root)}: valid ({counts})")
+    options.ui.echo(f"{display_path(root)}: valid ({counts})")
 
 
 @click.command()
@@ -49,7 +50,7 @@ def schema(options: GlobalOptions, provider_type: str) -> None:
     from keyform.providers.registry import provider_class
 
     provider_class(provider_type)  # an unknown type is an error naming the known ones
-    options.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
+    options.ui.echo(json.dumps(schema_document(provider_type), indent=2, ensure_ascii=False))
 
 
 COMMANDS = [validate, schema]

@@ -1,27 +1,46 @@
-"""plan, apply, rotate, export, show and demo: thin commands over keyform.engine."""
+"""plan, apply, rotate, export, show, demo, locks and force-unlock: thin commands over keyform.engine.
+
+Each command imports the engine when it runs: importing it loads YAML, HTTP and the planner,
+which `keyform --help` doesn't need (see bench/README.md).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from keyform.cli import GlobalOptions
-from keyform.process import keep_until_exit
+from keyform.cli import GlobalOptions, current_options
+
+if TYPE_CHECKING:
+    from keyform.apply import ApplyReport
+    from keyform.engine import Run
 
 FORMATS = ("text", "json", "markdown", "junit")
 
 
-def _options() -> GlobalOptions:
-    return click.get_current_context().find_object(GlobalOptions) or GlobalOptions()
+class FormatChoice(click.Choice):  # type: ignore[type-arg]
+    """A built-in plan format, or one a package registers under `keyform.renderers`."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMATS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value not in self.choices:
+            from keyform.plan.render import RENDERERS  # only for a format that isn't built in
+
+            if RENDERERS.provides(value):
+                return value
+        return super().convert(value, param, ctx)
 
 
 @click.command()
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    type=FormatChoice(),
     default="text",
     show_default=True,
     help="How to show the plan.",
@@ -48,14 +67,15 @@ def plan(
     """Show what apply would change (reads the live state; changes nothing)."""
     from keyform import engine
 
-    options = _options()
-    workspace, result = engine.load_and_plan(options, targets=targets, replace=replace, allow_unsafe=allow_unsafe)
-    keep_until_exit(workspace, result)  # freeing them would only delay the exit
-    checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
-    options.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
-    if out is not None:
-        engine.save_plan(result.plan, out, workspace)
-        options.echo(f"Saved the plan to {out}: apply it with `keyform apply {out}`.", err=True)
+    options = current_options()
+    request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    with engine.session(options.settings(), prefetch=True) as run:
+        result = run.plan(request)
+        checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
+        options.ui.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
+        if out is not None:
+            run.save_plan(result.plan, out)
+            options.ui.err(f"Saved the plan to {out}: apply it with `keyform apply {out}`.")
     if detailed_exitcode and result.plan.drifted:  # changes, or unmanaged drift (safety.unmanaged_is_drift)
         sys.exit(2)
 
@@ -88,20 +108,26 @@ def apply(
     """Apply the desired state (or exactly a saved PLANFILE, refusing what went stale)."""
     from keyform import engine
 
-    options = _options()
-    workspace = engine.load(options)
-    keep_until_exit(workspace)
-    engine.run_apply(
-        workspace,
-        options,
-        planfile=planfile,
-        auto_approve=auto_approve,
-        targets=targets,
-        replace=replace,
-        allow_unsafe=allow_unsafe,
-        dry_run=dry_run,
-        lock_timeout=lock_timeout,
-    )
+    options = current_options()
+    with engine.session(options.settings()) as run:
+        report: ApplyReport | None
+        if planfile is not None:
+            report = engine.apply_saved(run, planfile, dry_run=dry_run, lock_timeout=lock_timeout)
+        else:
+            request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+            report = engine.converge(run, request, approved=auto_approve, dry_run=dry_run, lock_timeout=lock_timeout)
+        _finish(options, run, report)
+
+
+def _finish(options: GlobalOptions, run: Run, report: ApplyReport | None) -> None:
+    """Print the apply report (None: the plan had no changes, as it said); exit 1 unless every change applied."""
+    from keyform import engine
+
+    if report is None:
+        return
+    options.ui.echo(engine.format_report(report, run.sink().describe()))
+    if not report.ok:
+        sys.exit(1)
 
 
 @click.command()
@@ -110,16 +136,10 @@ def apply(
 def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
     """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
     from keyform import engine
-    from keyform.errors import KeyformError
-    from keyform.plan.build import secret_problem
 
-    options = _options()
-    workspace = engine.load(options)
-    for address in addresses:
-        problem = secret_problem(workspace.state, address, verb="rotate")
-        if problem:
-            raise KeyformError(f"rotate {address}: {problem}")
-    engine.run_apply(workspace, options, auto_approve=auto_approve, targets=addresses, replace=addresses)
+    options = current_options()
+    with engine.session(options.settings()) as run:
+        _finish(options, run, engine.converge(run, run.rotation(addresses), approved=auto_approve))
 
 
 @click.command()
@@ -133,33 +153,25 @@ def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
 def export(out: Path | None, force: bool) -> None:
     """Write the live state as desired-state YAML (no secrets)."""
     from keyform import engine
-    from keyform.export import export_files, export_yaml
-
-    options = _options()
-    workspace = engine.load(options)
-    with workspace.provider() as provider:
-        live = provider.read()
-    if out is None:
-        text = export_yaml(live, workspace.state.provider.type)
-        options.echo(text, nl=False)
-        _warn_if_too_large(options, len(text.encode()))
-        return
-    from keyform.export import write_files
-
-    files = export_files(live, workspace.state.provider.type)
-    write_files(out, files, force=force)
-    options.echo(f"Wrote {', '.join(files)} to {out}: validate them with `keyform -C {out} validate`.", err=True)
-
-
-def _warn_if_too_large(options: GlobalOptions, size: int) -> None:
     from keyform.config.sizes import DEFAULT_MAX_BYTES, format_size
+    from keyform.export import export_files, export_yaml, write_files
 
-    if size > DEFAULT_MAX_BYTES:
-        options.echo(
-            f"Note: this export is {size:,} bytes, over the {format_size(DEFAULT_MAX_BYTES)} keyform reads from one"
-            " file: use `keyform export --out DIR` to have it split into included files.",
-            err=True,
-        )
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        live = run.read_live()
+    provider_type = run.workspace.state.provider.type
+    if out is None:
+        text = export_yaml(live, provider_type)
+        options.ui.echo(text, nl=False)
+        if len(text.encode()) > DEFAULT_MAX_BYTES:
+            options.ui.err(
+                f"Note: this export is {len(text.encode()):,} bytes, over the {format_size(DEFAULT_MAX_BYTES)} keyform"
+                " reads from one file: use `keyform export --out DIR` to have it split into included files."
+            )
+        return
+    files = export_files(live, provider_type)
+    write_files(out, files, force=force)
+    options.ui.err(f"Wrote {', '.join(files)} to {out}: validate them with `keyform -C {out} validate`.")
 
 
 @click.command()
@@ -171,21 +183,27 @@ def _warn_if_too_large(options: GlobalOptions, size: int) -> None:
 def demo(workdir: Path | None) -> None:
     """Run keyform end to end against an embedded `keyform server` (no setup needed)."""
     from keyform.demo import run_demo
+    from keyform.errors import KeyformError
+    from keyform.server.runner import OrganizationExistsError
 
-    run_demo(_options(), workdir)
+    try:
+        run_demo(current_options().settings(), workdir)
+    except OrganizationExistsError as error:
+        database = (workdir or Path()) / "credentials.db"  # only a --workdir can hold an organisation already
+        raise KeyformError(f"{error}: the demo needs a fresh --workdir (or remove {database})") from None
 
 
 @click.command(name="show")
 @click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "output_format", type=FormatChoice(), default="text", show_default=True)
 def show(planfile: Path, output_format: str) -> None:
     """Render a saved plan file (no API calls)."""
     from keyform import engine
 
     if output_format == "junit":
         raise click.UsageError("junit needs the live state: use `keyform plan --format junit`")
-    options = _options()
-    options.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
+    options = current_options()
+    options.ui.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
 
 
 @click.command(name="locks")
@@ -193,16 +211,15 @@ def locks() -> None:
     """List the organisation's apply locks: id, holder, since when and until when."""
     from keyform import engine
 
-    options = _options()
-    workspace = engine.load(options)
-    with workspace.provider() as provider:
-        held = provider.locks()
+    options = current_options()
+    with engine.session(options.settings()) as run:
+        held = run.provider.locks()
     if not held:
-        options.echo("No apply lock is held.")
+        options.ui.echo("No apply lock is held.")
         return
     for lock in held:
-        options.echo(f"{lock.id}  held by {lock.owner} since {lock.since} (expires {lock.expires})")
-    options.echo("Release a stuck one with `keyform force-unlock ID`.", err=True)
+        options.ui.echo(f"{lock.id}  held by {lock.owner} since {lock.since} (expires {lock.expires})")
+    options.ui.err("Release a stuck one with `keyform force-unlock ID`.")
 
 
 @click.command(name="force-unlock")
@@ -211,11 +228,10 @@ def force_unlock(lock_id: str) -> None:
     """Release a stuck apply lock by its id (`keyform locks` lists them)."""
     from keyform import engine
 
-    options = _options()
-    workspace = engine.load(options)
-    with workspace.provider() as provider:
-        provider.unlock(lock_id)
-    options.echo(f"Released lock {lock_id}.")
+    options = current_options()
+    with engine.session(options.settings()) as run:
+        run.provider.unlock(lock_id)
+    options.ui.echo(f"Released lock {lock_id}.")
 
 
 COMMANDS = [plan, apply, rotate, export, show, demo, locks, force_unlock]

@@ -6,11 +6,7 @@ from pathlib import Path
 
 import click
 
-from keyform.cli import GlobalOptions
-
-
-def _options() -> GlobalOptions:
-    return click.get_current_context().find_object(GlobalOptions) or GlobalOptions()
+from keyform.cli import current_options
 
 
 @click.command()
@@ -26,7 +22,7 @@ def fmt(check: bool, sort_names: bool, files: tuple[Path, ...]) -> None:
     from keyform.config.root import find_root
     from keyform.fmt import format_files, format_tree, write_atomically
 
-    options = _options()
+    options = current_options()
     if files:
         base = options.directory
         results = format_files([base / path if base is not None else path for path in files], sort_names=sort_names)
@@ -35,10 +31,10 @@ def fmt(check: bool, sort_names: bool, files: tuple[Path, ...]) -> None:
     changed = [result for result in results if result.changed]
     for result in changed:
         if check:
-            options.echo(f"would reformat {result.display}")
+            options.ui.echo(f"would reformat {result.display}")
         else:
             write_atomically(result.path, result.text)
-            options.echo(f"reformatted {result.display}")
+            options.ui.echo(f"reformatted {result.display}")
     if check and changed:
         raise SystemExit(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from keyform.config.document import display_path
-from keyform.errors import ConfigError, Problem
+from keyform.errors import ConfigError, Problem, RootNotFoundError
 
 ROOT_NAME = "keyform.yaml"
 
@@ -22,12 +22,5 @@ def find_root(config: Path | None = None, directory: Path | None = None) -> Path
     base = directory if directory is not None else Path(".")
     path = base / ROOT_NAME
     if not path.is_file():
-        raise ConfigError(
-            [
-                Problem(
-                    None,
-                    f"no {ROOT_NAME} in {base.resolve()} (create one, or pass --config FILE)",
-                )
-            ]
-        )
+        raise RootNotFoundError(f"no {ROOT_NAME} in {base.resolve()} (create one)", directory=base.resolve())
     return path

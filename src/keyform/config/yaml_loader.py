@@ -89,6 +89,28 @@ def positions(text: str, display: str) -> tuple[dict[DataPath, Location], dict[D
     return builder.keys, builder.values
 
 
+def top_level_value(text: str, display: str, key: str) -> Any:
+    """The value of one top-level key of a mapping document, built without building the rest;
+    None if the key is missing or anything about the text is off (the full load reports it)."""
+    builder = _EventBuilder(display)
+    stream = events(text)
+    try:
+        for event in stream:
+            if isinstance(event, yaml.MappingStartEvent):
+                break
+        for name in stream:
+            if not isinstance(name, yaml.ScalarEvent):
+                return None
+            value = next(stream)
+            if name.value == key:
+                built = builder.value(value, stream, (), 2)
+                return None if builder.problems or built is _SKIP else built
+            builder.skip_value(value, stream, 1)
+    except (_Refused, yaml.YAMLError, StopIteration):
+        return None
+    return None
+
+
 def events(text: str) -> Iterator[yaml.Event]:
     """The parser's events for `text`, pulled straight from the parser (no generator in between)."""
     return iter(_LOADER(text).get_event, None)

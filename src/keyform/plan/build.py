@@ -10,7 +10,7 @@ from functools import cached_property
 
 from keyform import __version__
 from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk, Step
-from keyform.errors import KeyformError
+from keyform.errors import AddressError
 from keyform.model import DesiredState
 from keyform.plan.access import IdentityAccess, UnmanagedAccess, effective_access, unmanaged_access
 from keyform.plan.diff import diff
@@ -131,11 +131,11 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
     declared = state.resource_map
     for address in targets:
         if address not in declared and "/" not in address:
-            raise KeyformError(f"--target {address}: not an address (use KIND/NAME, e.g. users/a@b.example)")
+            raise AddressError("target", address, "not an address (use KIND/NAME, e.g. users/a@b.example)")
     for address in replace:
         problem = secret_problem(state, address, verb="replace")
         if problem:
-            raise KeyformError(f"--replace {address}: {problem}")
+            raise AddressError("replace", address, problem)
 
 
 def _check_targets_exist(targets: Collection[str], declared: Collection[str], live: Collection[str]) -> None:
@@ -143,9 +143,10 @@ def _check_targets_exist(targets: Collection[str], declared: Collection[str], li
     known = set(declared) | set(live)
     for address in sorted(targets):
         if address not in known:
-            raise KeyformError(
-                f"--target {address}: no such address in the desired state or the live state"
-                f"{did_you_mean(address, known)}"
+            raise AddressError(
+                "target",
+                address,
+                f"no such address in the desired state or the live state{did_you_mean(address, known)}",
             )
 
 

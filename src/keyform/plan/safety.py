@@ -27,16 +27,7 @@ def check_safety(
     invariants = _invariant_problems(plan, live, identity, provider)
     thresholds = [] if allow_unsafe else _threshold_problems(plan, live, safety, provider)
     if thresholds or invariants:
-        raise UnsafePlanError("unsafe plan: " + "; ".join(thresholds + invariants) + _hint(thresholds, invariants))
-
-
-def _hint(thresholds: list[str], invariants: list[str]) -> str:
-    """What --allow-unsafe can do about these problems: it overrides thresholds, never invariants."""
-    if not invariants:
-        return " (re-run with --allow-unsafe if this is intended)"
-    if not thresholds:
-        return " (--allow-unsafe does not override this)"
-    return " (--allow-unsafe overrides only the safety thresholds, not the rest)"
+        raise UnsafePlanError(thresholds, invariants)
 
 
 def _threshold_problems(plan: Plan, live: Mapping[str, LiveResource], safety: Safety, provider: Provider) -> list[str]:

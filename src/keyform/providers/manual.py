@@ -33,6 +33,7 @@ from keyform.contract import (
 from keyform.errors import ProviderError
 from keyform.manual import WalkThrough
 from keyform.secrets.file_sink import write_text_atomic
+from keyform.ui import UI
 
 RECORD_VERSION = 1
 
@@ -54,6 +55,9 @@ class ManualProvider(Provider):
 
     def use_directory(self, directory: Path) -> None:
         self._directory = directory
+
+    def use_ui(self, ui: UI) -> None:
+        self._walk.ui = ui
 
     @property
     def record_path(self) -> Path:

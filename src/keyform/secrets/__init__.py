@@ -1,15 +1,35 @@
-"""Secret sinks and redaction."""
+"""Secret sinks and redaction. Sinks are plugins (`keyform.plugins`): the built-in ones in
+`keyform.secrets.builtin`, and factories other packages register under `keyform.sinks`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keyform.errors import SecretSinkError
+from keyform.plugins import Registry
 
 if TYPE_CHECKING:
     from keyform.model import PluginConfig
     from keyform.secrets.base import SecretSink
+
+SinkFactory = Callable[[Mapping[str, Any], Path], "SecretSink"]
+
+BUILT_IN = ("file", "age", "vault", "command", "github-actions")
+
+
+def _unknown(name: str, known: list[str]) -> SecretSinkError:
+    names = [*BUILT_IN, *(other for other in known if other not in BUILT_IN)]
+    return SecretSinkError(f"secrets.type {name!r} is unknown: use {', '.join(names[:-1])} or {names[-1]}")
+
+
+SINKS = Registry(
+    group="keyform.sinks",
+    built_in={name: f"keyform.secrets.builtin:{name.replace('-', '_')}_sink" for name in BUILT_IN},
+    unknown=_unknown,
+    broken=lambda name, error: SecretSinkError(f"sink {name!r} failed to load ({error}): reinstall it"),
+)
 
 
 def open_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
@@ -31,41 +51,12 @@ def recover_sink(config: PluginConfig, base_dir: Path) -> None:
 
 def make_sink(config: PluginConfig, base_dir: Path) -> SecretSink:
     """Build the sink the `secrets:` section names; relative paths resolve beside keyform.yaml."""
-    options = config.options
-
-    def _beside(base_dir: Path, path: str | Path) -> Path:
-        path = Path(path).expanduser()
-        return path if path.is_absolute() else base_dir / path
-
-    if config.type == "file":
-        from keyform.secrets.file_sink import FileSink
-
-        return FileSink(_beside(base_dir, options.get("path", ".keyform/secrets.json")))
-    if config.type == "age":
-        from keyform.secrets.age_sink import AgeSink
-
-        recipients = options.get("recipients") or []
-        if isinstance(recipients, str):
-            recipients = [recipients]
-        identity = options.get("identity_file")
-        return AgeSink(
-            _beside(base_dir, options.get("path", ".keyform/secrets.json.age")),
-            [str(r) for r in recipients],
-            _beside(base_dir, identity) if identity else None,
-        )
-    if config.type == "vault":
-        from keyform.secrets.vault_sink import make_vault_sink
-
-        return make_vault_sink(options)
-    if config.type == "command":
-        from keyform.secrets.command_sink import make_command_sink
-
-        return make_command_sink(options, base_dir)
-    if config.type == "github-actions":
-        from keyform.secrets.github_actions_sink import GithubActionsSink
-
-        return GithubActionsSink()
-    where = f" ({config.location})" if config.location else ""
-    raise SecretSinkError(
-        f"secrets.type {config.type!r}{where} is unknown: use file, age, vault, command or github-actions"
-    )
+    try:
+        factory, _ = SINKS.load(config.type)
+    except SecretSinkError as error:
+        where = f" ({config.location})" if config.location else ""
+        raise SecretSinkError(str(error).replace(f"{config.type!r}", f"{config.type!r}{where}", 1)) from None
+    if not callable(factory):
+        raise SecretSinkError(f"sink {config.type!r} is not a keyform sink factory")
+    sink: SecretSink = factory(config.options, base_dir)
+    return sink

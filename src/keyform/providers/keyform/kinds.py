@@ -134,6 +134,9 @@ def _lower(name: str) -> str:
     return name.lower()
 
 
+LEVELS = ("read", "write")  # `keyform fmt` writes a resource type's permission levels in this order
+
+
 def kinds() -> tuple[Kind, ...]:
     """The four kinds, in the order the YAML and the plan show them."""
     return (
@@ -157,6 +160,7 @@ def kinds() -> tuple[Kind, ...]:
             export=export_role,
             grants=own_grants,
             key_order=("description", "permissions", "attributes"),
+            list_order={"permissions": LEVELS},
         ),
         Kind(
             name="users",
@@ -213,6 +217,7 @@ def kinds() -> tuple[Kind, ...]:
                 "rotate_after",
                 "rotation_overlap",
             ),
+            list_order={"permissions": LEVELS},
         ),
     )
 
