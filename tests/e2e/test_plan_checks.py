@@ -80,3 +80,11 @@ def test_removing_a_role_an_unmanaged_credential_holds_is_refused_at_plan_time_n
     assert org.keyform("apply", "--auto-approve", "--allow-unsafe").exit_code == 1
     assert org.find("roles", "time-keeper")["name"] == "time-keeper"
     assert "time-keeper" in org.find("credentials", "shift-planner")["roles"]  # nothing was half-applied
+
+
+def test_a_target_that_is_not_an_address_says_so_with_an_example_from_the_desired_state(org):
+    result = org.keyform("plan", "--target", "payroll-sync")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --target payroll-sync: not an address (use KIND/NAME, e.g. ")
+    address = result.stderr.split("e.g. ", 1)[1].rstrip(")\n")
+    assert org.keyform("plan", "--target", address).exit_code == 0

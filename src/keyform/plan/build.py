@@ -131,7 +131,8 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
     declared = state.resource_map
     for address in targets:
         if address not in declared and "/" not in address:
-            raise AddressError("target", address, "not an address (use KIND/NAME, e.g. users/a@b.example)")
+            example = next((known for known in declared if "/" in known), "KIND/NAME")
+            raise AddressError("target", address, f"not an address (use KIND/NAME, e.g. {example})")
     for address in replace:
         problem = secret_problem(state, address, verb="replace")
         if problem:
