@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 GROUP = "keyform.providers"
-BUILT_IN = {  # imported when named: aws-iam and keystone import their client library only to connect
+BUILT_IN = {  # imported when named: aws-iam, keystone and postgresql import their client library only to connect
     "keyform": "keyform.providers.keyform:KeyformProvider",
     "aws-iam": "keyform.providers.aws_iam.provider:AwsIamProvider",
     "keystone": "keyform.providers.keystone:KeystoneProvider",
     "personio": "keyform.providers.personio:PersonioProvider",
     "predictive-index": "keyform.providers.predictive_index:PredictiveIndexProvider",
+    "postgresql": "keyform.providers.postgresql:PostgresqlProvider",
 }
 
 
