@@ -18,7 +18,7 @@ from keyform.providers.postgresql.kinds import ATTRIBUTES
 SYSTEM_SCHEMA = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 ROLES = """
 SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-       r.rolreplication, r.rolconnlimit, r.rolvaliduntil, shobj_description(r.oid, 'pg_authid'),
+       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), shobj_description(r.oid, 'pg_authid'),
        r.rolname = current_user
 FROM pg_roles r WHERE r.rolname !~ '^pg_'
 """
