@@ -16,10 +16,15 @@ from typing import Any
 from keyform.providers.postgresql.kinds import ATTRIBUTES
 
 SYSTEM_SCHEMA = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
-ROLES = """
+ETAG = """md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, shobj_description(r.oid, 'pg_authid'),
+    (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
+     WHERE a.member = r.oid)))"""  # what a plan saw of a role: attributes, comment, memberships (grants are idempotent)
+ROLE_ETAG = f"SELECT {ETAG} FROM pg_roles r WHERE r.rolname = %s"
+ROLES = f"""
 SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
        r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), shobj_description(r.oid, 'pg_authid'),
-       r.rolname = current_user
+       r.rolname = current_user, {ETAG}
 FROM pg_roles r WHERE r.rolname !~ '^pg_'
 """
 MEMBERSHIPS = """
@@ -76,6 +81,7 @@ class Role:
     valid_until: datetime | None
     comment: str
     is_self: bool
+    etag: str
     member_of: list[str] = field(default_factory=list)
     grants: list[str] = field(default_factory=list)
 
@@ -97,9 +103,9 @@ def read(conn: Any) -> Catalog:
         rows = {name: cursor.execute(query).fetchall() for name, query in zip("rmpoz", QUERIES, strict=True)}
     roles: dict[str, Role] = {}
     by_oid: dict[int, Role] = {}
-    for oid, name, login, *flags, limit, until, comment, is_self in rows["r"]:
+    for oid, name, login, *flags, limit, until, comment, is_self, etag in rows["r"]:
         held = [attribute for attribute, on in zip(ATTRIBUTES, flags, strict=True) if on]
-        role = Role(name, login, held, limit, until, comment or "", is_self)
+        role = Role(name, login, held, limit, until, comment or "", is_self, etag)
         roles[name] = by_oid[oid] = role
     for member, group in rows["m"]:
         if member in roles:

@@ -148,11 +148,12 @@ class PostgresqlProvider(Provider):
     def apply(self, change: Change) -> ApplyOutcome:
         if change.action == Action.DELETE:
             self.session.delete(change, self.reassign_to)
-        elif change.action == Action.CREATE:
+            return ApplyOutcome()
+        if change.action == Action.CREATE:
             self.session.create(change, None)
         else:  # update, adopt
             self.session.update(change)
-        return ApplyOutcome()
+        return ApplyOutcome(etag=self.session.etag(change.name))
 
     def apply_with_secret(self, change: Change, secret: GeneratedSecret) -> ApplyOutcome:
         if change.action == Action.ROTATE:
@@ -163,7 +164,7 @@ class PostgresqlProvider(Provider):
             self.session.create(change, secret)
         fields = {**self.session.connection_fields(change.name), "password": secret.fields["password"]}
         public = ("host", "port", "dbname", "user")
-        return ApplyOutcome(secret=replace(secret, fields=fields, public=public))
+        return ApplyOutcome(secret=replace(secret, fields=fields, public=public), etag=self.session.etag(change.name))
 
     # -- risks and rules ----------------------------------------------------------------------------
 
@@ -236,7 +237,7 @@ def _live(role: Role) -> LiveResource:
         valid = role.valid_until
         attributes["valid_until"] = None if valid is None or valid.year >= 9999 else valid.isoformat()
     managed = role.comment.startswith(MARKER)
-    return LiveResource(f"{kind}/{role.name}", attributes, role.name, None, managed, _secrets(role))
+    return LiveResource(f"{kind}/{role.name}", attributes, role.name, role.etag, managed, _secrets(role))
 
 
 def _secrets(role: Role) -> tuple[SecretInfo, ...]:

@@ -121,11 +121,24 @@ class Session:
             return statements.comment(role)
         return statements.comment(role, secret.secret_id, secret.created_at.isoformat())
 
+    def etag(self, role: str) -> str | None:
+        """The role's etag now (None: it does not exist)."""
+        with self._lock:
+            self.sent += 1
+            row = self.connection.execute(catalog.ROLE_ETAG, (role,)).fetchone()
+        return None if row is None else str(row[0])
+
     def _run(self, change: Change, steps: list[sql.Composable]) -> None:
-        """Every statement of one change in one transaction: all of it applies, or none."""
+        """Every statement of one change in one transaction: all of it applies, or none; first, if the
+        plan saw the role, that it has not changed since."""
         conn = self.connection
         try:
             with self._lock, conn.transaction():
+                if change.etag is not None and change.action != "create":
+                    self.sent += 1
+                    row = conn.execute(catalog.ROLE_ETAG, (change.name,)).fetchone()
+                    if row is None or row[0] != change.etag:
+                        raise StaleChangeError(change.address, "the role changed since the plan")
                 for step in steps:
                     self.sent += 1
                     conn.execute(step)
