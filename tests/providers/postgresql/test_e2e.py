@@ -90,7 +90,8 @@ def test_immediate_rotation_ends_the_old_password_at_once(project: Project) -> N
     project.keyform("apply", "--auto-approve")
     old = project.sink()["login_roles/ana"]["password"]
 
-    plan = project.keyform("plan", "--replace", "login_roles/ana", "--target", "login_roles/ana")
+    planfile = str(project.workdir / "rotate-plan.json")  # scanned for passwords with every other file
+    plan = project.keyform("plan", "--replace", "login_roles/ana", "--target", "login_roles/ana", "--out", planfile)
     assert "stops working at once" in plan.stdout and "sessions already open stay connected" in plan.stdout
     project.keyform("rotate", "login_roles/ana", "--auto-approve")
 
@@ -134,3 +135,14 @@ def test_deleting_a_role_that_owns_objects_reassigns_them_when_configured(projec
     assert project.sql("SELECT 1 FROM pg_roles WHERE rolname = 'reporting'") == []
     owner = project.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'report_cache'")
     assert owner == [("app_owner",)]
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "markdown", "junit"])
+def test_a_role_attribute_is_an_escalation_in_every_plan_format(project: Project, output_format: str) -> None:
+    project.keyform("apply", "--auto-approve")
+    project.edit(lambda d: d["login_roles"]["reporting"].update({"attributes": ["CREATEROLE"]}))
+
+    plan = project.keyform("plan", "--format", output_format, "--detailed-exitcode", code=2)
+
+    assert "login_roles/reporting: gains role attribute CREATEROLE" in plan.stdout
+    assert "escalation" in plan.stdout.lower()
