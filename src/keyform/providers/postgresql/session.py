@@ -4,6 +4,7 @@ errors as one line that never holds a password."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,7 @@ class Session:
                     "(DATABASE_URL) or the PG* variables, and that the server is running"
                 ) from None
             self._secrets.append(str(self._conn.info.password or ""))
+            weakref.finalize(self, self._conn.close)  # closed even when the caller drops the session unclosed
         return self._conn
 
     def _target(self) -> str:
