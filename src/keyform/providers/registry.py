@@ -9,12 +9,13 @@ from keyform.model import PluginConfig
 from keyform.plugins import Registry
 
 GROUP = "keyform.providers"
-BUILT_IN = {  # imported when named: aws-iam and keystone import their client library only to connect
+BUILT_IN = {  # imported when named: aws-iam, keystone and postgresql import their client library only to connect
     "keyform": "keyform.providers.keyform:KeyformProvider",
     "aws-iam": "keyform.providers.aws_iam.provider:AwsIamProvider",
     "keystone": "keyform.providers.keystone:KeystoneProvider",
     "personio": "keyform.providers.personio:PersonioProvider",
     "predictive-index": "keyform.providers.predictive_index:PredictiveIndexProvider",
+    "postgresql": "keyform.providers.postgresql:PostgresqlProvider",
 }
 
 PROVIDERS = Registry(

@@ -1,0 +1,88 @@
+"""`keyform verify` for PostgreSQL: each delivered password logs in as its role, and the role's
+effective privileges (has_*_privilege, inherited through its groups) match the declared grants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from keyform.contract import Finding
+from keyform.providers.postgresql.kinds import (
+    COLUMN_PRIVILEGES,
+    DATABASE_PRIVILEGES,
+    SCHEMA_PRIVILEGES,
+    SEQUENCE_PRIVILEGES,
+    TABLE_PRIVILEGES,
+)
+
+CHECKS = {  # on -> (function, privileges it can check)
+    "database": ("has_database_privilege", DATABASE_PRIVILEGES),
+    "schema": ("has_schema_privilege", SCHEMA_PRIVILEGES),
+    "table": ("has_table_privilege", TABLE_PRIVILEGES),
+    "sequence": ("has_sequence_privilege", SEQUENCE_PRIVILEGES),
+    "column": ("has_column_privilege", COLUMN_PRIVILEGES),
+}
+
+
+class PasswordVerifier:
+    """Connects as each login role with its delivered password and checks its effective privileges."""
+
+    def __init__(self, dsn: str, options: Mapping[str, Any]):
+        self.dsn = dsn
+        self.options = dict(options)
+
+    def check(self, address: str, entry: Any, state: Any, redactor: Any) -> Finding:
+        password = entry.get("password") if isinstance(entry, Mapping) else None
+        if not password or not address.startswith("login_roles/"):
+            return Finding(address, False, "the sink entry has no password")
+        role = address.partition("/")[2]
+        params = {**self.options, "user": role, "password": password}
+        for key in ("host", "port", "dbname"):
+            if entry.get(key):
+                params[key] = entry[key]
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, **params)
+        except psycopg.OperationalError as error:
+            first = (str(error).strip().splitlines() or [""])[0].replace(password, "<hidden>")
+            return Finding(address, False, f"the password does not log in: {first}")
+        with conn:
+            declared = (state.resource_map.get(address) or {}).get("grants")
+            if declared is None:
+                return Finding(address, True, "logs in")
+            missing = [grant for grant in declared if not _holds(conn, grant)]
+        if missing:
+            return Finding(address, False, f"logs in but lacks {', '.join(missing)}")
+        return Finding(address, True, f"logs in and holds its {len(declared)} declared grants")
+
+    def close(self) -> None:
+        pass
+
+
+def _holds(conn: Any, grant: str) -> bool:
+    on, _, rest = grant.partition(":")
+    target, _, privilege = rest.rpartition(":")
+    function, known = CHECKS[on]
+    if privilege not in known:
+        return True
+    if on == "database":
+        query = sql.SQL("SELECT {}(current_database(), %s)").format(sql.Identifier(function))
+        return bool(conn.execute(query, (privilege,)).fetchone()[0])
+    if on == "column":
+        table, _, column = target.rpartition(".")
+        query = sql.SQL("SELECT {}(%s::regclass, %s, %s)").format(sql.Identifier(function))
+        args: tuple[str, ...] = (_regclass(table), column, privilege)
+    else:
+        query = sql.SQL("SELECT {}(%s, %s)").format(sql.Identifier(function))
+        args = (target if on == "schema" else _regclass(target), privilege)
+    try:
+        return bool(conn.execute(query, args).fetchone()[0])
+    except psycopg.Error:
+        return False
+
+
+def _regclass(name: str) -> str:
+    schema, _, relation = name.partition(".")
+    return f'"{schema}"."{relation}"'

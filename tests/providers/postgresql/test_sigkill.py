@@ -1,0 +1,85 @@
+"""SIGKILL of `keyform rotate` at each point of a password's way to PostgreSQL never leaves a role
+whose live password is nowhere in the sink (the write-ahead), and the next apply converges."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from tests.providers.postgresql.conftest import TIMEOUT, Project
+
+KILLED_AT = """
+import os, signal, sys
+from keyform.secrets.file_sink import FileSink
+from keyform.providers.postgresql import PostgresqlProvider
+
+point = sys.argv.pop(1)
+deliver, set_secret = FileSink.deliver, PostgresqlProvider.apply_with_secret
+
+def kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def delivering(sink, secret):
+    if point == "before-write-ahead" and secret.pending:
+        kill()
+    deliver(sink, secret)
+    if point == "after-confirm" and not secret.pending:
+        kill()
+
+def setting(provider, change, secret):
+    if point == "before-set":
+        kill()
+    outcome = set_secret(provider, change, secret)
+    if point == "after-set":
+        kill()
+    return outcome
+
+FileSink.deliver, PostgresqlProvider.apply_with_secret = delivering, setting
+from keyform.cli import main
+main(sys.argv[1:], prog_name="keyform")
+"""
+POINTS = ["before-write-ahead", "before-set", "after-set", "after-confirm"]
+
+
+def sink_passwords(project: Project, address: str) -> list[str]:
+    """Every password the sink holds for `address`: the confirmed one and any pending ones."""
+    path = project.workdir / ".keyform" / "secrets.json"
+    document = json.loads(path.read_text()) if path.exists() else {}
+    pending = path.with_name("secrets.json.pending")
+    for line in pending.read_text().splitlines() if pending.exists() else ():
+        if line.endswith("}"):
+            record = json.loads(line)
+            document[record["address"]] = record["entry"]
+    entry = document.get(address, {})
+    return [part["password"] for part in (entry, *entry.get("pending", ())) if "password" in part]
+
+
+def logs_in(project: Project, role: str, password: str) -> bool:
+    try:
+        psycopg.connect(
+            host=project.cluster.host, port=project.cluster.port, dbname=project.database, user=role, password=password
+        ).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_rotation_killed_at_each_point_keeps_the_live_password_in_the_sink(project: Project, point: str) -> None:
+    project.keyform("apply", "--auto-approve")
+    command = [sys.executable, "-c", KILLED_AT, point, "-C", str(project.workdir), "rotate", "login_roles/ana"]
+
+    killed = subprocess.run(
+        [*command, "--auto-approve"], env=project.env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+    assert killed.returncode == -signal.SIGKILL, f"{point}: {killed.stdout}{killed.stderr}"
+    assert any(logs_in(project, "ana", password) for password in sink_passwords(project, "login_roles/ana"))
+    project.keyform("apply", "--auto-approve")
+    project.keyform("plan", "--detailed-exitcode", code=0)
+    assert logs_in(project, "ana", project.sink()["login_roles/ana"]["password"])
