@@ -368,6 +368,9 @@ class Provider(ABC):
     """True for a system without a management API: a person carries out each change in its UI
     (`manual_steps`), so `keyform apply` needs a terminal and runs one change at a time."""
 
+    def __init__(self, options: Mapping[str, Any]) -> None:  # noqa: B027 (each provider defines its own)
+        """`options`: the `provider:` section of the configuration, as the registry passes it."""
+
     @abstractmethod
     def read(self) -> dict[str, LiveResource]:
         """Every live resource of every kind, by address (one paginated listing per kind)."""

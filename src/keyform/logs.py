@@ -6,13 +6,14 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 from keyform.secrets.redaction import RedactingFilter, Redactor
 
 LOGGERS = ("keyform", "urllib3")
 
 
-class StderrHandler(logging.StreamHandler):
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is when the record is emitted (it may be swapped, e.g. in tests)."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -88,7 +88,7 @@ def address_pattern(kinds: Sequence[Kind]) -> str:
 def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a root desired-state file for `provider_type`, assembled
     from its kinds, as a fresh dict."""
-    schema = json.loads(_schema_text())
+    schema: dict[str, Any] = json.loads(_schema_text())
     provider = _provider(provider_type)
     options = provider.options_schema() if provider is not None else None
     if options is not None:
@@ -200,8 +200,9 @@ def _problems(error: jsonschema.ValidationError, document: Document, hints: dict
     where = dotted(path)
     prefix = f"{where}: " if where else ""
     kind = error.validator
-    value = error.validator_value
-    instance = error.instance
+    # a validator's error always has these (jsonschema types them "or Unset" for errors made by hand)
+    value: Any = error.validator_value
+    instance: Any = error.instance
     at = document.value_location(path)
 
     if "propertyNames" in error.absolute_schema_path:
@@ -245,7 +246,9 @@ def _problems(error: jsonschema.ValidationError, document: Document, hints: dict
 
 
 def _unknown_keys(error: jsonschema.ValidationError, document: Document, path: DataPath) -> list[Problem]:
-    known = list(error.schema.get("properties", {}))
+    schema: Any = error.schema  # additionalProperties fails only in an object schema
+    instance: Any = error.instance
+    known = list(schema.get("properties", {}))
     where = f" in {dotted(path)}" if path else ""
     note = ""
     if not path and not document.is_root:
@@ -256,7 +259,7 @@ def _unknown_keys(error: jsonschema.ValidationError, document: Document, path: D
             document.key_location((*path, key)),
             f"unknown key {quote(key)}{where}{did_you_mean(key, known)}{note}",
         )
-        for key in error.instance
+        for key in instance
         if key not in known
     ]
 

@@ -59,8 +59,8 @@ class _Checker:
                 if kind.secret is not None:
                     self.check_secret_policy(path, resource, kind.secret.policy_path)
         if self.provider is not None:
-            for path, message, key in self.provider.check_document(self.data):
-                self.add(path, message, key=key)
+            for where, message, key in self.provider.check_document(self.data):
+                self.add(where, message, key=key)
         self.check_protect()
         self.check_unmanaged_drift()
         self.check_max_file_size()
@@ -128,7 +128,7 @@ class _Checker:
                 f" {settings['rotate_after']})",
             )
 
-    def check_duration(self, path: DataPath, resource: dict[str, Any]) -> Any:
+    def check_duration(self, path: tuple[*DataPath, str], resource: dict[str, Any]) -> Any:
         text = resource.get(path[-1])
         if not isinstance(text, str):
             return None

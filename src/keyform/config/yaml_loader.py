@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -39,10 +39,17 @@ _SKIP = object()  # the value of a key that was refused: parsed, but not kept
 _RESOLVED_FIRST = frozenset(key for key in yaml.SafeLoader.yaml_implicit_resolvers if key)
 
 
+class _Mark(Protocol):
+    """A position in the YAML text: PyYAML's Mark, or libyaml's when the C parser reads."""
+
+    line: int
+    column: int
+
+
 class _Refused(Exception):
     """The file cannot be read on: one problem, at a position."""
 
-    def __init__(self, mark: yaml.Mark | None, message: str):
+    def __init__(self, mark: _Mark | None, message: str):
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -152,7 +159,7 @@ def _read_text(path: Path, display: str, max_bytes: int, raise_limit: str) -> tu
     return text.removeprefix("\ufeff"), None
 
 
-def _location(display: str, mark: yaml.Mark | None) -> Location:
+def _location(display: str, mark: _Mark | None) -> Location:
     if mark is None:
         return Location(display, 1, 1)
     return Location(display, mark.line + 1, mark.column + 1)
@@ -196,10 +203,10 @@ class _EventBuilder:
         self._tags: dict[tuple[str, Any], str] = {}  # implicit tag resolution is a regex walk: once per value
         self._constructed: dict[tuple[str, str], Any] = {}  # (tag, text) -> a valid bool, number or null: built once
 
-    def at(self, mark: yaml.Mark) -> Location:
-        return Location(self.display, mark.line + 1, mark.column + 1)
+    def at(self, mark: _Mark | None) -> Location:
+        return _location(self.display, mark)
 
-    def build(self, events: Any) -> tuple[Any, yaml.Mark | None]:
+    def build(self, events: Any) -> tuple[Any, _Mark | None]:
         """Consume the whole stream; returns the root value (None for an empty file) and where it starts."""
         events = iter(events)
         root: Any = None
@@ -261,7 +268,7 @@ class _EventBuilder:
 
     def mapping(self, events: Any, path: DataPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        first_seen: dict[str, yaml.Mark] = {}
+        first_seen: dict[str, _Mark] = {}
         record, top = self.record, depth == 1
         for event in events:
             if type(event) is yaml.MappingEndEvent:
@@ -324,7 +331,10 @@ class _EventBuilder:
             cache_key = (event.value, event.implicit)
             tag = self._tags.get(cache_key)
             if tag is None:
-                tag = self._tags[cache_key] = self._constructor.resolve(yaml.ScalarNode, event.value, event.implicit)
+                # types-PyYAML leaves BaseResolver.resolve unannotated; it returns the tag, a str
+                tag = self._tags[cache_key] = self._constructor.resolve(  # type: ignore[no-untyped-call]
+                    yaml.ScalarNode, event.value, event.implicit
+                )
             return tag
         return event.tag
 
@@ -342,7 +352,8 @@ class _EventBuilder:
         known = self._constructed.get((tag, event.value), _SKIP)
         if known is not _SKIP:
             return known
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        # types-PyYAML types a node's marks as PyYAML's Mark; libyaml's (CSafeLoader's events) serve as well
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
         try:
             value = self._constructor.yaml_constructors[tag](self._constructor, node)
         except (ValueError, yaml.YAMLError):

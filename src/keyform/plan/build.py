@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
 from keyform import __version__
 from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk, Step
@@ -223,13 +224,13 @@ class _LiveAttributes(Mapping[str, Mapping[str, object]]):
     def __getitem__(self, address: str) -> Mapping[str, object]:
         return self._live[address].attributes
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._live)
 
     def __len__(self) -> int:
         return len(self._live)
 
-    def get(self, address: str, default=None):  # type: ignore[no-untyped-def,override]
+    def get(self, address: str, default: Any = None) -> Any:
         resource = self._live.get(address)
         return resource.attributes if resource is not None else default
 

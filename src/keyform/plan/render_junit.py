@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from xml.etree import ElementTree as ET
 
+from keyform.contract import Change
 from keyform.plan.plan import Plan
 from keyform.plan.values import attribute_rows
 
 
 def render_junit(plan: Plan, addresses: Iterable[str]) -> str:
     """`addresses`: every resource the plan compared (declared ones and managed live ones)."""
-    changes: dict[str, list] = {}
+    changes: dict[str, list[Change]] = {}
     for change in plan.changes:
         changes.setdefault(change.address, []).append(change)
     checked = sorted(set(addresses) | set(changes) | set(plan.unmanaged))

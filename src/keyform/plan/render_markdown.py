@@ -61,8 +61,8 @@ def render_markdown(plan: Plan, *, max_chars: int = COMMENT_LIMIT - 1_536) -> st
     out += unmanaged_lines(plan)
     used = sum(len(line) + 1 for line in out)
     shown, full = 0, False
-    for kind, changes in groupby(plan.changes, key=lambda change: change.kind):
-        changes = list(changes)
+    for kind, grouped in groupby(plan.changes, key=lambda change: change.kind):
+        changes = list(grouped)
         block = [f"<details><summary>{kind} ({len(changes)} change{'s' if len(changes) != 1 else ''})</summary>", ""]
         opening = len(block)
         for change in changes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict, Unpack
 
 import click
 
@@ -32,7 +32,14 @@ class _Palette(NamedTuple):
     risk: Mapping[RiskCategory, tuple[str, str]]
 
 
-def _codes(styled: bool, **styles: object) -> tuple[str, str]:
+class _Style(TypedDict, total=False):
+    """The click.style options the text plan uses."""
+
+    fg: str
+    bold: bool
+
+
+def _codes(styled: bool, **styles: Unpack[_Style]) -> tuple[str, str]:
     if not styled:
         return "", ""
     opening, _, closing = click.style("\0", **styles).partition("\0")
@@ -40,7 +47,7 @@ def _codes(styled: bool, **styles: object) -> tuple[str, str]:
 
 
 def _palette(styled: bool) -> _Palette:
-    def style(text: str, **styles: object) -> str:
+    def style(text: str, **styles: Unpack[_Style]) -> str:
         opening, closing = _codes(styled, **styles)
         return f"{opening}{text}{closing}"
 

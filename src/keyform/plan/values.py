@@ -27,7 +27,8 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-_NOT_SHOWN_ON_CREATE = (None, "", [], {}, False)  # a new resource's empty values (but `enabled`) are left out
+# a new resource's empty values (but `enabled`) are left out
+_NOT_SHOWN_ON_CREATE: tuple[object, ...] = (None, "", [], {}, False)
 
 
 def attribute_rows(change: Change) -> list[tuple[str, str | None, str | None]]:

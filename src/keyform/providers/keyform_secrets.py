@@ -20,7 +20,7 @@ ATTEMPTS = 3
 def issue_api_key(client: ApiClient, user_path: str, *, what: str, if_match: str | None) -> dict[str, Any]:
     """Generate the user's new API key (the old one stops working at once); returns the key object."""
     for attempt in range(ATTEMPTS):
-        key = client.request(
+        key: dict[str, Any] = client.request(
             "POST", f"{user_path}/api-key", what=what, json={}, if_match=if_match if attempt == 0 else None
         ).json()
         if key.get("api_key"):
@@ -32,7 +32,7 @@ def issue_api_key(client: ApiClient, user_path: str, *, what: str, if_match: str
 def add_client_secret(client: ApiClient, credential_path: str, *, what: str, if_match: str | None) -> dict[str, Any]:
     """Add a live client secret to a credential; returns {id, created_at, client_secret}."""
     for attempt in range(ATTEMPTS):
-        created = client.request(
+        created: dict[str, Any] = client.request(
             "POST", f"{credential_path}/secrets", what=what, json={}, if_match=if_match if attempt == 0 else None
         ).json()
         if created.get("client_secret"):

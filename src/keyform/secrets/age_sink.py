@@ -107,6 +107,7 @@ class AgeSink(SecretSink):
 
     def deliver(self, secret: GeneratedSecret) -> None:
         with self._lock:
+            target: Path | None
             if self.identity_file is not None:
                 document, target = self.read(), self.path
             else:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from keyform.contract import GeneratedSecret
 from keyform.durable import GroupCommitLog
@@ -290,7 +290,7 @@ def _with_pending(secret: GeneratedSecret, previous: dict[str, Any] | None) -> d
     return entry
 
 
-def live_entry(entry: Any) -> bool:
+def live_entry(entry: Any) -> TypeGuard[dict[str, Any]]:
     """Whether a sink document entry is one to retire (an entry, not retired yet)."""
     return isinstance(entry, dict) and "retired_at" not in entry
 

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from wsgiref.types import StartResponse
 
 from keyform.server import credentials, data_api, idempotency, locks, org, roles, users
 from keyform.server.auth import Principal, authenticate, check_api_access, require_manager
@@ -55,7 +56,7 @@ class CredentialApp:
         self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.routes = [(_compile(route.template), route) for route in ROUTES]
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self.stats.count_request()
         try:
             response = self.handle(Request.from_environ(environ))
@@ -123,7 +124,12 @@ class CredentialApp:
         return self.storage.run(lambda tx: self.transact(tx, request, route, params, body), write=route.write)
 
     def transact(
-        self, tx: Transaction, request: Request, route: Route, params: dict[str, str], body: Callable[[], dict]
+        self,
+        tx: Transaction,
+        request: Request,
+        route: Route,
+        params: dict[str, str],
+        body: Callable[[], dict[str, Any]],
     ) -> Response:
         """The request inside its transaction (which a replicated backend may run again on a conflict)."""
         ctx = Context(request, tx, None, params, now(), self.stats)

@@ -10,7 +10,7 @@ from typing import Any
 from keyform.server.auth import Principal
 from keyform.server.storage import Transaction
 from keyform.server.tokens import iso, new_id
-from keyform.server.web import Request, encode_cursor
+from keyform.server.web import Request, Response, encode_cursor
 
 
 class Stats:
@@ -51,14 +51,14 @@ class Context:
         assert self.principal is not None, "route without authentication used the principal"
         return self.principal
 
-    def audit(self, action: str, kind: str, target: dict[str, Any], name_field: str, changes: dict) -> None:
+    def audit(self, action: str, kind: str, target: dict[str, Any], name_field: str, changes: dict[str, Any]) -> None:
         """Record one audit entry; `changes` must never hold a secret or a hash."""
         target_ref = {"kind": kind, "id": target["id"], "name": target.get(name_field)}
         record_audit(self.tx, self.now, self.actor.ref(), action, target_ref, changes)
 
 
 def record_audit(
-    tx: Transaction, at: str, actor: dict[str, str], action: str, target: dict[str, Any], changes: dict
+    tx: Transaction, at: str, actor: dict[str, str], action: str, target: dict[str, Any], changes: dict[str, Any]
 ) -> None:
     """Insert one audit entry (`target`: kind, id, name); `changes` must never hold a secret or a hash."""
     tx.insert(
@@ -73,7 +73,7 @@ class Route:
 
     method: str
     template: str
-    handler: Callable[[Context], Any]
+    handler: Callable[[Context], Response]
     access: str = "manage"
     write: bool = False
     body: str | None = None  # component schema of the JSON body

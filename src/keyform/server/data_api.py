@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from keyform.catalog import REFERENCE_CATALOG
@@ -55,7 +56,7 @@ def seed(tx: Transaction, now: str) -> None:
             data["supervisor"] = employees[data["supervisor"]]
         tx.insert("records", {"id": employee_id, "module": "employees", "data": data, "created_at": now})
         employees.append(employee_id)
-    rows = {
+    rows: dict[str, list[dict[str, Any]]] = {
         "attendances": [{"employee_id": e, "date": "2024-05-06", "hours": 8} for e in employees[:6]],
         "absences": [
             {"employee_id": e, "type": "vacation", "start_date": "2024-07-01", "end_date": "2024-07-12"}
@@ -88,7 +89,7 @@ def _item(record: dict[str, Any], attributes: list[str] | None) -> dict[str, Any
     return {"id": record["id"], **data}
 
 
-def list_records(module: str):
+def list_records(module: str) -> Callable[[Context], Response]:
     def handler(ctx: Context) -> Response:
         if module == "cognitive":
             if not ctx.actor.cognitive_access:
@@ -102,7 +103,7 @@ def list_records(module: str):
     return handler
 
 
-def create_record(module: str):
+def create_record(module: str) -> Callable[[Context], Response]:
     def handler(ctx: Context) -> Response:
         if REFERENCE_CATALOG.is_read_only(module):
             raise forbidden(f"module {module} is read only; it can't be written")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 ANONYMOUS = "anonymous"
 
@@ -17,7 +18,7 @@ ANONYMOUS = "anonymous"
 class TokenBucket:
     """Thread-safe; `take()` returns 0 when a request may pass, else seconds to wait (>= 1)."""
 
-    def __init__(self, rate: float, clock=time.monotonic):
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
@@ -45,7 +46,7 @@ class RateLimiter:
     that exist; an unauthenticated caller can't mint new buckets.
     """
 
-    def __init__(self, rate: float, clock=time.monotonic):
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate

@@ -32,7 +32,7 @@ def list_roles(ctx: Context) -> Response:
 
 
 def create_role(ctx: Context) -> Response:
-    values = {"description": "", "permissions": {}, "attributes": [], "managed_by": None}
+    values: dict[str, Any] = {"description": "", "permissions": {}, "attributes": [], "managed_by": None}
     values.update(scoped_values(ctx.body, FIELDS))
     if ctx.tx.find("roles", "name", values["name"]):
         raise conflict(f"a role named {values['name']!r} already exists; choose another name")

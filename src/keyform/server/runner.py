@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from wsgiref.types import StartResponse
 
 from waitress.channel import HTTPChannel
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
+from waitress.utilities import Error
 
 from keyform.server import org
 from keyform.server.app import CredentialApp
@@ -84,7 +86,9 @@ class JsonErrorTask(ErrorTask):
     CODES = {400: "bad_request", 413: "payload_too_large", 431: "headers_too_large", 501: "not_implemented"}
 
     def execute(self) -> None:
-        error = self.request.error
+        # types-waitress types Task.request as the Error; waitress passes its request parser (its own
+        # ErrorTask.execute reads `self.request.error` too)
+        error: Error = self.request.error  # type: ignore[attr-defined]
         detail = str(error.body)
         if detail.startswith("Malformed header line"):  # the line may hold a credential: never echo it
             detail = "Malformed header line"
@@ -92,7 +96,8 @@ class JsonErrorTask(ErrorTask):
         message = f"{error.reason}: {detail}; send a well-formed HTTP/1.1 request"
         body = json.dumps({"code": code, "message": message}).encode("utf-8")
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.append(("Content-Type", "application/json"))
+        # types-waitress says Sequence; waitress makes it a list and appends to it in its own ErrorTask
+        self.response_headers.append(("Content-Type", "application/json"))  # type: ignore[attr-defined]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -114,9 +119,9 @@ class Listener:
         connection_limit: int = CONNECTION_LIMIT,
     ):
         self.app: CredentialApp | None = None
-        self.map: dict = {}
+        self.map: dict[int, Any] = {}  # fileno -> waitress dispatcher (listener, channels, trigger)
         try:
-            self.server = create_server(
+            server = create_server(
                 self._application,
                 map=self.map,
                 host=host,
@@ -131,9 +136,15 @@ class Listener:
             raise ServerError(
                 f"cannot listen on {host}:{port}: {error.strerror}; stop what uses the port or choose another --port"
             ) from None
-        self.url = f"http://{host}:{self.server.effective_port}"
+        if not isinstance(server, BaseWSGIServer):  # a name with several addresses (IPv4 and IPv6) binds each
+            server.close()
+            raise ServerError(f"--host {host} has several addresses; give one of them, e.g. 127.0.0.1")
+        self.server = server
+        # types-waitress leaves out effective_port, which BaseWSGIServer.__init__ sets from the bound socket
+        port_bound: int = server.effective_port  # type: ignore[attr-defined]
+        self.url = f"http://{host}:{port_bound}"
 
-    def _application(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def _application(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         assert self.app is not None, "requests are read only once RunningServer has set the app"
         return self.app(environ, start_response)
 
@@ -152,7 +163,7 @@ class RunningServer:
         class CountingChannel(HTTPChannel):
             error_task_class = JsonErrorTask
 
-            def __init__(self, *args, **kwargs):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
                 stats.count_connection()
                 super().__init__(*args, **kwargs)
 

@@ -27,13 +27,15 @@ def openapi_bytes() -> bytes:
 @cache
 def openapi_document() -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(openapi_bytes(), Loader=loader)
+    document: dict[str, Any] = yaml.load(openapi_bytes(), Loader=loader)
+    return document
 
 
 @cache
 def _registry() -> Registry:
     resource = Resource.from_contents(openapi_document(), default_specification=DRAFT202012)
-    return Registry().with_resource(OPENAPI_URI, resource)
+    registry: Registry[Any] = Registry().with_resource(OPENAPI_URI, resource)
+    return registry
 
 
 @cache

@@ -56,7 +56,7 @@ class Request:
         """The body, refused with 413 beyond 1 MiB (checked before and while reading)."""
         if self.content_length() > MAX_BODY:
             raise too_large()
-        data = self.environ["wsgi.input"].read(MAX_BODY + 1)
+        data: bytes = self.environ["wsgi.input"].read(MAX_BODY + 1)
         if len(data) > MAX_BODY:
             raise too_large()
         return data

@@ -46,7 +46,9 @@ def key_facts(keys: Iterable[Mapping[str, Any]]) -> list[tuple[str, datetime, st
     return sorted(facts, key=lambda fact: (fact[1], fact[0]))
 
 
-def user_entry(detail: Mapping[str, Any], local: Mapping[str, str], keys: list[tuple[str, datetime, str]]) -> dict:
+def user_entry(
+    detail: Mapping[str, Any], local: Mapping[str, str], keys: list[tuple[str, datetime, str]]
+) -> dict[str, Any]:
     name = detail["UserName"]
     tag_map = tags(detail.get("Tags"))
     managed = has_marker(tag_map)
@@ -65,7 +67,7 @@ def user_entry(detail: Mapping[str, Any], local: Mapping[str, str], keys: list[t
     return {"id": detail["UserId"], "arn": detail["Arn"], "attributes": attributes, "managed": managed, "secrets": keys}
 
 
-def group_entry(detail: Mapping[str, Any], local: Mapping[str, str]) -> dict:
+def group_entry(detail: Mapping[str, Any], local: Mapping[str, str]) -> dict[str, Any]:
     name = detail["GroupName"]
     attributes = {
         "policies": _attached(detail.get("AttachedManagedPolicies"), local),
@@ -80,9 +82,9 @@ def policy_name(detail: Mapping[str, Any]) -> str:
     return str(detail.get("PolicyName") or detail["Arn"].rsplit("/", 1)[-1])
 
 
-def policy_entry(detail: Mapping[str, Any]) -> dict:
+def policy_entry(detail: Mapping[str, Any]) -> dict[str, Any]:
     name = policy_name(detail)
-    default = next(
+    default: Mapping[str, Any] = next(
         (v for v in detail.get("PolicyVersionList") or () if v.get("IsDefaultVersion")),
         {"Document": {}},
     )

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 
 import boto3
 from botocore.config import Config
@@ -59,6 +59,14 @@ class RequestCounter:
         return sum(self.by_operation.values())
 
 
+class Credentials(TypedDict, total=False):
+    """Other credentials for one client (a new access key's own, to prove it works)."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str
+
+
 class IamClient:
     """One IAM account through boto3. Methods raise ProviderError with one line on any AWS failure."""
 
@@ -78,7 +86,7 @@ class IamClient:
         self._account: tuple[str, str] | None = None  # (partition, account id)
         self._caller: str | None = None
 
-    def client(self, service: str, **credentials: str) -> Any:
+    def client(self, service: Literal["iam", "sts"], **credentials: Unpack[Credentials]) -> Any:
         """A counted boto3 client for `service` on the configured endpoint (other credentials if given)."""
         config = Config(
             retries={"mode": "adaptive", "max_attempts": self.settings.max_attempts},
@@ -103,13 +111,15 @@ class IamClient:
     def call(self, what: str, operation: str, **params: Any) -> dict[str, Any]:
         """One IAM API call; any failure becomes a one-line ProviderError naming `what`."""
         with translated(what, secrets=self._hidden, endpoint=self.endpoint):
-            return getattr(self.iam, operation)(**params)
+            response: dict[str, Any] = getattr(self.iam, operation)(**params)
+            return response
 
     def call_if_present(self, what: str, operation: str, **params: Any) -> dict[str, Any] | None:
         """A call that may find nothing to act on: None on NoSuchEntity, any other failure as `call`."""
         with translated(what, secrets=self._hidden, endpoint=self.endpoint):
             try:
-                return getattr(self.iam, operation)(**params)
+                response: dict[str, Any] = getattr(self.iam, operation)(**params)
+                return response
             except self.iam.exceptions.NoSuchEntityException:
                 return None
 

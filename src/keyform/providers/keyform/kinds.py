@@ -103,23 +103,26 @@ def own_grants(attributes: Mapping[str, Any]) -> frozenset[str]:
 
 @cache
 def _fragments() -> dict[str, Any]:
-    return json.loads((files(__package__) / "kinds.json").read_text(encoding="utf-8"))
+    fragments: dict[str, Any] = json.loads((files(__package__) / "kinds.json").read_text(encoding="utf-8"))
+    return fragments
 
 
 def options_schema() -> dict[str, Any]:
     """The schema of the `provider:` options of type keyform (options.json)."""
-    return json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    options: dict[str, Any] = json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    return options
 
 
 def _fragment(kind: str) -> dict[str, Any]:
-    return _fragments()[kind]
+    fragment: dict[str, Any] = _fragments()[kind]
+    return fragment
 
 
 def fragment(kind: str, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
     """A copy of one kind's schema fragment (description, names, schema), with the properties in
     `without` left out: providers whose resources have the same shape reuse it (Personio's
     credentials, Predictive Index's users and organization)."""
-    copied = json.loads(json.dumps(_fragments()[kind]))
+    copied: dict[str, Any] = json.loads(json.dumps(_fragments()[kind]))
     for name in without:
         copied["schema"]["properties"].pop(name, None)
     return copied

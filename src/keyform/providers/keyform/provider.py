@@ -78,7 +78,13 @@ def credential_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _live(address: str, attributes: dict[str, Any], item: Mapping[str, Any], secrets: tuple = ()) -> LiveResource:
+def organization_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {"api_access": item["api_access"]}
+
+
+def _live(
+    address: str, attributes: dict[str, Any], item: Mapping[str, Any], secrets: tuple[SecretInfo, ...] = ()
+) -> LiveResource:
     """A live resource from one API item (id, etag, keyform's ownership marker)."""
     return LiveResource(address, attributes, item["id"], item["etag"], item.get("managed_by") == MANAGED_BY, secrets)
 
@@ -176,7 +182,8 @@ class KeyformProvider(Provider):
     def lock(self, owner: str, ttl_seconds: int) -> str | None:
         try:
             body = {"owner": owner, "ttl_seconds": ttl_seconds, "reason": "keyform apply"}
-            return self.client.request_json("POST", "/v1/locks", what="lock", json=body)["id"]
+            lock_id: str = self.client.request_json("POST", "/v1/locks", what="lock", json=body)["id"]
+            return lock_id
         except ApiResponseError as error:
             if error.status != 409:
                 raise
@@ -430,7 +437,8 @@ class KeyformProvider(Provider):
         return ApplyOutcome()
 
     def _etag(self, path: str, what: str) -> str | None:
-        return self.client.request_json("GET", path, what=what).get("etag")
+        etag: str | None = self.client.request_json("GET", path, what=what).get("etag")
+        return etag
 
     def _settle(self, change: Change, error: ApiResponseError) -> ApplyOutcome:
         """Decide what an error means: 412/404/409 are staleness, unless the resource already is as desired
@@ -445,7 +453,7 @@ class KeyformProvider(Provider):
         path = f"{collection}/{change.id}" if collection else "/v1/organization"
         current = self.client.request_json("GET", path, what=change.address)
         attributes = {"roles": role_attributes, "users": user_attributes, "credentials": credential_attributes}.get(
-            change.kind, lambda item: {"api_access": item["api_access"]}
+            change.kind, organization_attributes
         )(current)
         after = change.after or {}
         owned = change.kind == "organization" or current.get("managed_by") == MANAGED_BY

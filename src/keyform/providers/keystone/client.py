@@ -51,7 +51,7 @@ AUTH_OPTIONS = (
 class TokenFacts:
     """What a token says about whoever authenticated: used by `keyform verify`."""
 
-    user_id: str
+    user_id: str | None
     project_id: str | None
     project_name: str | None
     roles: tuple[str, ...]
@@ -82,6 +82,7 @@ def identity_url(auth_url: str) -> str:
 
 def auth_plugin(options: Mapping[str, Any]) -> tuple[v3.Auth, str]:
     """The keystoneauth1 plugin the options ask for, and a description of it for error messages."""
+    plugin: v3.Auth
     if not options.get("auth_url"):
         raise ProviderError("provider: keystone needs auth_url (e.g. auth_url: ${env:OS_AUTH_URL})")
     url = identity_url(str(options["auth_url"]))
@@ -134,9 +135,9 @@ class KeystoneClient:
     def __init__(self, options: Mapping[str, Any], *, http: requests.Session | None = None):
         self.url = identity_url(str(options.get("auth_url") or ""))
         self.page_size = min(int(options.get("page_size", MAX_PAGE)), MAX_PAGE)
-        plugin, self._auth_hint = auth_plugin(options)
+        self._plugin, self._auth_hint = auth_plugin(options)
         self._http = http
-        self.session = ksa_session.Session(auth=plugin, session=http, timeout=float(options.get("timeout", 30)))
+        self.session = ksa_session.Session(auth=self._plugin, session=http, timeout=float(options.get("timeout", 30)))
         self._owner_passwords: dict[str, str] = {}  # user id -> one-time password, memory only
         self._owner_sessions: dict[tuple[str, str], ksa_session.Session] = {}
         self._hidden = {
@@ -157,7 +158,7 @@ class KeystoneClient:
     def authenticate(self) -> TokenFacts:
         """Authenticate now (keyform's own identity); a refusal becomes one line naming the fix."""
         try:
-            access = self.session.auth.get_access(self.session)
+            access = self._plugin.get_access(self.session)
         except (ksa.Unauthorized, ksa.NotFound):  # a revoked token is "not found"
             raise ProviderError(f"Keystone at {self.url} refused {self._auth_hint}") from None
         except ksa.ClientException as error:
@@ -166,7 +167,7 @@ class KeystoneClient:
             user_id=access.user_id,
             project_id=access.project_id,
             project_name=access.project_name,
-            roles=tuple(sorted(access.role_names)),
+            roles=tuple(sorted(access.role_names or ())),
         )
 
     def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
@@ -178,11 +179,11 @@ class KeystoneClient:
             raise self._error(error, what) from None
         return response.json() if response.content else None
 
-    def listing(self, path: str, key: str, what: str, params: Mapping[str, str] | None = None) -> list[dict]:
+    def listing(self, path: str, key: str, what: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """Every item of a collection: pages of `page_size` where Keystone honours the marker."""
         return list(self._items(path, key, what, dict(params or {})))
 
-    def _items(self, path: str, key: str, what: str, params: dict[str, str]) -> Iterator[dict]:
+    def _items(self, path: str, key: str, what: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         if key in PAGINATED:
             params["limit"] = str(self.page_size)
         url: str | None = path
@@ -219,11 +220,13 @@ class KeystoneClient:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def create(self, collection: str, member: str, body: Mapping[str, Any], what: str) -> dict:
-        return self.request("POST", f"/{collection}", what, json={member: dict(body)})[member]
+    def create(self, collection: str, member: str, body: Mapping[str, Any], what: str) -> dict[str, Any]:
+        created: dict[str, Any] = self.request("POST", f"/{collection}", what, json={member: dict(body)})[member]
+        return created
 
-    def update(self, collection: str, member: str, id: str, body: Mapping[str, Any], what: str) -> dict:
-        return self.request("PATCH", f"/{collection}/{id}", what, json={member: dict(body)})[member]
+    def update(self, collection: str, member: str, id: str, body: Mapping[str, Any], what: str) -> dict[str, Any]:
+        updated: dict[str, Any] = self.request("PATCH", f"/{collection}/{id}", what, json={member: dict(body)})[member]
+        return updated
 
     def delete(self, collection: str, id: str, what: str) -> None:
         self.request("DELETE", f"/{collection}/{id}", what)
@@ -328,7 +331,7 @@ def application_credential_login(
         user_id=access.user_id,
         project_id=access.project_id,
         project_name=access.project_name,
-        roles=tuple(sorted(access.role_names)),
+        roles=tuple(sorted(access.role_names or ())),
     )
 
 

@@ -100,7 +100,7 @@ class KeystoneCloud:
         live: dict[str, LiveState] = {}
         for project in projects:
             live[f"projects/{project['name']}"] = self._project(project, domain_of)
-        implies = defaultdict(list)
+        implies: defaultdict[str, list[str]] = defaultdict(list)
         for inference in inferences:
             prior = inference["prior_role"]["name"]
             implies[prior] += [implied["name"] for implied in inference["implies"]]
@@ -120,7 +120,7 @@ class KeystoneCloud:
         return live
 
     @staticmethod
-    def _unique(kind: str, items: list[dict]) -> dict[str, str]:
+    def _unique(kind: str, items: list[dict[str, Any]]) -> dict[str, str]:
         table: dict[str, str] = {}
         for item in items:
             if item["name"] in table:
@@ -142,7 +142,9 @@ class KeystoneCloud:
         return LiveState(id=project["id"], attributes=attributes, managed=MANAGED_TAG in tags)
 
     @staticmethod
-    def _held(assignments: list[dict], names: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, list[str]]]:
+    def _held(
+        assignments: list[dict[str, Any]], names: Mapping[str, Mapping[str, str]]
+    ) -> dict[str, dict[str, list[str]]]:
         """user id -> project name -> role names, from direct user-on-project assignments."""
         held: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for assignment in assignments:
@@ -155,7 +157,12 @@ class KeystoneCloud:
         return held
 
     @staticmethod
-    def _user(user: Mapping[str, Any], domain_of, project_names, held: Mapping[str, list[str]]) -> LiveState:
+    def _user(
+        user: Mapping[str, Any],
+        domain_of: Mapping[str, str],
+        project_names: Mapping[str, str],
+        held: Mapping[str, list[str]],
+    ) -> LiveState:
         attributes = {
             "domain": domain_of[user["domain_id"]],
             "description": user.get("description") or "",
@@ -166,11 +173,13 @@ class KeystoneCloud:
         }
         return LiveState(id=user["id"], attributes=attributes, managed=user.get("managed_by") == MANAGED_BY)
 
-    def _credentials(self, user: Mapping[str, Any], user_names, names) -> dict[str, LiveState]:
+    def _credentials(
+        self, user: Mapping[str, Any], user_names: Mapping[str, str], names: Mapping[str, Mapping[str, str]]
+    ) -> dict[str, LiveState]:
         items = self.client.listing(
             f"/users/{user['id']}/application_credentials", "application_credentials", f"users/{user['name']}"
         )
-        by_name: dict[str, list[tuple[datetime, dict]]] = defaultdict(list)
+        by_name: dict[str, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
         for item in items:
             match = CREDENTIAL_NAME.match(item["name"])
             name, created = (match["name"], _parse_stamp(match["stamp"])) if match else (item["name"], EPOCH)
@@ -214,7 +223,7 @@ class KeystoneCloud:
         }
         project = self.client.create("projects", "project", body, where)
         self.index.projects[name] = project["id"]
-        return project["id"]
+        return self.index.projects[name]
 
     def update_project(self, name: str, attributes: Mapping[str, Any]) -> None:
         where = f"projects/{name}"
@@ -236,7 +245,7 @@ class KeystoneCloud:
         self.index.roles[name] = role["id"]
         for implied in attributes.get("implies", ()):
             self.client.imply(role["id"], self.index.id("roles", implied, where), where)
-        return role["id"]
+        return self.index.roles[name]
 
     def update_role(self, name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
         where = f"roles/{name}"
@@ -273,7 +282,7 @@ class KeystoneCloud:
         user = self.client.create("users", "user", body, where)
         self.index.users[name] = user["id"]
         self._assign(name, {}, attributes.get("projects", {}))
-        return user["id"]
+        return self.index.users[name]
 
     def update_user(self, name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
         where = f"users/{name}"

@@ -154,6 +154,7 @@ def _credential_problems(
     known: frozenset[str],
 ) -> list[tuple[DataPath, str, bool]]:
     where: DataPath = (CREDENTIALS, name)
+    project: Any  # whatever the YAML declares (None when absent)
     owner, project, wanted = spec.get("owner"), spec.get("project"), list(spec.get("roles") or ())
     problems: list[tuple[DataPath, str, bool]] = []
     for index, role in enumerate(wanted):

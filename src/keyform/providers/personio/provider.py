@@ -77,4 +77,5 @@ def _custom(data: Mapping[str, Any], path: tuple[str | int, ...]) -> bool:
 
 @cache
 def _options() -> dict[str, Any]:
-    return json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    options: dict[str, Any] = json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    return options

@@ -124,8 +124,8 @@ class PersonioVerifier:
             if scopes:
                 form["scope"] = " ".join(scopes)
             answer = self.api.call(address, "POST", "/v2/auth/token", data=form)
-            body = answer.body if isinstance(answer.body, Mapping) else {}
-            token = str(body.get("access_token") or "") if answer.status == 200 else ""
+            reply = answer.body if isinstance(answer.body, Mapping) else {}
+            token = str(reply.get("access_token") or "") if answer.status == 200 else ""
         if token:
             redactor.add(token)
         return answer._replace(body=None), token

@@ -69,4 +69,5 @@ class PredictiveIndexProvider(ManualProvider):
 
 @cache
 def _options() -> dict[str, Any]:
-    return json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    options: dict[str, Any] = json.loads((files(__package__) / "options.json").read_text(encoding="utf-8"))
+    return options

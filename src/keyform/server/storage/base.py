@@ -156,7 +156,7 @@ class Transaction:
 
     def page(self, table: str, *, after: int, limit: int, equal: tuple[str, str] | None = None) -> list[dict[str, Any]]:
         """Rows in creation order after sequence number `after` (one query); `equal`: (column, value) filter."""
-        where, params = "seq > ?", [after]
+        where, params = "seq > ?", list[int | str]([after])
         if equal is not None:
             column = {"email_lower": "email_lower", "name": "name"}[equal[0]]  # never an arbitrary column
             where, params = where + f" AND {column} = ?", [*params, equal[1]]
@@ -164,7 +164,7 @@ class Transaction:
         return self._all(table, sql, [*params, limit])
 
     def count(self, table: str) -> int:
-        return self._scalar(f"SELECT count(*) FROM {_table(table)}")
+        return int(self._scalar(f"SELECT count(*) FROM {_table(table)}"))
 
     # -- list pages the database renders: one query a page, each row serialised once (in SQL)
     # The JSON dialect of each backend: an object from (key, SQL expression) pairs, a stored
@@ -276,7 +276,7 @@ class Transaction:
             "SELECT count(*) FROM users u JOIN api_keys k ON k.user_id = u.id "
             "WHERE u.role = 'account_owner' AND u.archived = ? AND k.enabled = ?"
         )
-        return self._scalar(sql, (False, True))
+        return int(self._scalar(sql, (False, True)))
 
     def api_keys_for(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not user_ids:
