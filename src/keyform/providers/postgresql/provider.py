@@ -33,6 +33,7 @@ from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVI
 if TYPE_CHECKING:
     from keyform.plan.plan import Plan
     from keyform.providers.postgresql.catalog import Catalog, Role
+    from keyform.providers.postgresql.session import Session
 
 INSTALL = "provider.type postgresql needs psycopg, which is not installed: pip install 'keyform[postgresql]'"
 MARKER = "managed by keyform"
@@ -65,15 +66,17 @@ class PostgresqlProvider(Provider):
         self.connect_options = connection_options(options)
         self.sensitive_columns = frozenset(options.get("sensitive_columns", ()))
         self.reassign_to = str(options["reassign_owned_to"]) if options.get("reassign_owned_to") else None
-        self._session: Any = None
+        self._session: Session | None = None
         self._catalog: Catalog | None = None
 
     # -- connection ---------------------------------------------------------------------------------
 
     @property
-    def session(self) -> Any:
+    def session(self) -> Session:
+        """The open connection: psycopg is imported only here, so validate works without it."""
         if self._session is None:
-            self._session = connecting("session").Session(self.dsn, self.connect_options)
+            module = connecting("session")
+            self._session = module.Session(self.dsn, self.connect_options)
         return self._session
 
     @classmethod

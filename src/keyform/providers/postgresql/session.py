@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -130,7 +130,7 @@ class Session:
             row = self.connection.execute(catalog.ROLE_ETAG, (role,)).fetchone()
         return None if row is None else str(row[0])
 
-    def _run(self, change: Change, steps: list[sql.Composable]) -> None:
+    def _run(self, change: Change, steps: Sequence[sql.Composable]) -> None:
         """Every statement of one change in one transaction: all of it applies, or none; first, if the
         plan saw the role, that it has not changed since."""
         conn = self.connection
