@@ -26,14 +26,14 @@ import yaml
 
 from keyform.config.root import ROOT_NAME
 from keyform.config.yaml_loader import top_level_value
-from keyform.errors import ConfigError
+from keyform.errors import KeyformError
 
 FLEET_FILE = "keyform-fleet.yaml"
 SKIPPED = frozenset({".git", ".venv", ".keyform", "node_modules"})  # never searched for targets
 DEFAULT_PARALLELISM = 4
 
 
-class FleetError(ConfigError):
+class FleetError(KeyformError):
     """The fleet file is wrong, or no target was found."""
 
 
