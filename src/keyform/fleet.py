@@ -57,6 +57,7 @@ class Target:
     def as_matrix_entry(self) -> dict[str, str | None]:
         return {
             "target": self.name,
+            "slug": self.slug,
             "directory": self.directory.as_posix(),
             "provider": self.provider,
             "plan_file": self.plan_file,
