@@ -134,8 +134,9 @@ def test_apply_all_applies_each_target_with_its_own_sink_and_reports_the_one_tha
     a, b = fleet.secret_values("teams/a"), fleet.secret_values("teams/b")
     assert len(a) == len(b) == 7 and not set(a) & set(b)  # each server issued its own, into its own sink
     assert fleet.secrets("hr") == {}
-    again = fleet.keyform("plan", "--all", "--detailed-exitcode")
+    again = fleet.keyform("plan", "--all", "--detailed-exitcode", "--format", "markdown")  # options pass on
     assert "  teams/a  no changes" in again.stdout and "  teams/b  no changes" in again.stdout
+    assert again.stdout.count("### keyform plan for `http://127.0.0.1:") == 2
     for value in [*a, *b]:
         for text in fleet.outputs:
             assert value not in text
@@ -164,3 +165,15 @@ def test_apply_all_asks_for_auto_approve_and_combine_needs_files(fleet: Fleet) -
     assert result.exit_code == 1
     assert "--combine needs the saved plan files" in result.stderr
     assert fleet.secrets("teams/a") == {}
+
+
+def test_fleet_options_that_make_no_sense_are_one_line_errors(fleet: Fleet) -> None:
+    result = CliRunner().invoke(main, ["--config", "x.yaml", "plan", "--all"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --config names one target's file; with a fleet, pass -C ROOT")
+    result = fleet.keyform("plan", "--all", "--parallelism", "0")
+    assert result.exit_code == 1
+    assert "Invalid value for '--parallelism': 0 is not in the range x>=1" in result.stderr
+    result = fleet.keyform("plan", "plan-a.json")
+    assert result.exit_code == 1
+    assert "PLANFILE arguments need --combine" in result.stderr
