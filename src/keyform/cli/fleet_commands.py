@@ -60,11 +60,12 @@ def _passed_on(ctx: click.Context, skip: Sequence[str] = ()) -> list[str]:
         if not isinstance(param, click.Option) or name in (*FLEET_OPTIONS, *skip):
             continue
         value = ctx.params.get(name)
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT or value in (None, False, ()):
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT or value is None:
             continue
         flag = param.opts[0]
         if param.is_flag:
-            args.append(flag)
+            if value or param.secondary_opts:  # --x, or --no-x of an --x/--no-x pair
+                args.append(flag if value else param.secondary_opts[0])
         elif param.multiple:
             for item in value:
                 args += [flag, str(item)]
