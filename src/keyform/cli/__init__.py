@@ -122,9 +122,17 @@ def main(
 
 
 def _register() -> None:
-    from keyform.cli import config_commands, engine_commands, secrets_commands, server_command, workflow_commands
+    from keyform.cli import (
+        config_commands,
+        engine_commands,
+        fleet_commands,
+        secrets_commands,
+        server_command,
+        workflow_commands,
+    )
 
-    for module in (config_commands, engine_commands, secrets_commands, workflow_commands, server_command):
+    modules = (config_commands, engine_commands, fleet_commands, secrets_commands, workflow_commands, server_command)
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 

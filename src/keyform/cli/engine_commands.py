@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keyform.cli import GlobalOptions, current_options
+from keyform.cli.fleet_commands import fleet_apply, fleet_plan
 
 if TYPE_CHECKING:
     from keyform.apply import ApplyReport
@@ -56,6 +57,7 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
 @click.option(
     "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
 )
+@fleet_plan
 def plan(
     output_format: str,
     out: Path | None,
@@ -96,6 +98,7 @@ def plan(
     show_default=True,
     help="Seconds to wait for another apply.",
 )
+@fleet_apply
 def apply(
     planfile: Path | None,
     auto_approve: bool,
