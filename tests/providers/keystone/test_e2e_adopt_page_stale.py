@@ -44,14 +44,15 @@ def test_reads_hold_with_pages_smaller_than_the_data(work):
 
 def test_a_saved_plan_is_stale_when_what_it_saw_moved(work):
     work.edit("projects", "payments", "description", value="Payments, renamed")
-    saved = work.keyform("plan", "--out", "plan.json")
+    planfile = str(work.path / "plan.json")  # --out is relative to the process, not to -C
+    saved = work.keyform("plan", "--out", planfile)
     assert saved.exit_code == 0, saved.output
     cloud = work.cloud()
     cloud.read_all()
     project_id = cloud.index.id("projects", "payments", "test")
     cloud.client.update("projects", "project", project_id, {"description": "changed meanwhile"}, "test")
 
-    result = work.keyform("apply", "plan.json", "--auto-approve")
+    result = work.keyform("apply", planfile, "--auto-approve")
 
     assert result.exit_code == 1, result.output
     assert "projects/payments" in result.output
