@@ -96,7 +96,7 @@ def session(settings: Settings, *, prefetch: bool = False) -> Iterator[Run]:
         yield Run(settings, workspace, provider, early.reading if early is not None else None)
     finally:
         if early is not None:
-            early.pool.shutdown(wait=False, cancel_futures=True)
+            early.pool.shutdown(wait=True, cancel_futures=True)  # never close a provider under a read
         provider.close()
 
 
@@ -110,7 +110,7 @@ class _EarlyRead:
     reading: Future[dict[str, LiveResource]]
 
     def abandon(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # a read under way finishes before its provider closes
         self.provider.close()
 
 

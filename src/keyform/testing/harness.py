@@ -49,6 +49,11 @@ class Harness(ABC):
     def sample(self) -> Sample:
         """The specs the kit declares."""
 
+    def preexisting(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+        """Live resources every test starts with (the identity keyform runs as, say), as kind -> name
+        -> spec: every project declares them, so keyform adopts them and never plans their delete."""
+        return {}
+
     @abstractmethod
     def create_unmanaged(self, kind: str, name: str, spec: Mapping[str, Any]) -> None:
         """Out of band: create a live resource as `spec` declares it, without keyform's ownership marker."""

@@ -61,8 +61,10 @@ class Project:
             "safety": {"max_delete_fraction": 1.0, **(safety or {})},
             **_copy(self.sample.base),
         }
+        for kind, named in self.harness.preexisting().items():
+            document[kind] = {**document.get(kind, {}), **_copy(named)}
         if specs:
-            document[self.kind.name] = _copy(specs)
+            document[self.kind.name] = {**document.get(self.kind.name, {}), **_copy(specs)}
         (self.directory / "keyform.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
     def with_policy(self, spec: Mapping[str, Any], **policy: str) -> dict[str, Any]:
@@ -109,6 +111,13 @@ class Project:
 
     def live(self) -> dict[str, LiveResource]:
         return self.read()[0]
+
+    def assert_attributes(self, resource: LiveResource, spec: Mapping[str, Any]) -> None:
+        """The live resource holds `spec`'s canonical attributes (those it leaves out are unmanaged:
+        the engine compares only what a spec declares, so a live resource may carry more)."""
+        wanted = self.kind.canonical(spec)
+        declared = {key: resource.attributes.get(key) for key in wanted}
+        assert declared == wanted, f"{resource.address}: live {declared}, declared {wanted}"
 
     def check_secret(self, address: str, entry: Mapping[str, Any]) -> Finding | None:
         """What the provider's verifier says of one sink entry (None: the provider can't verify)."""

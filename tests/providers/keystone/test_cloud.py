@@ -63,10 +63,23 @@ def seeded(keystone):
 def test_a_clean_keystone_holds_only_what_bootstrap_made(keystone):
     live = cloud_for(keystone).read_all()
 
-    assert sorted(live) == ["projects/admin", *(f"roles/{r}" for r in BOOTSTRAP_ROLES), "users/admin"]
+    assert sorted(live) == ["projects/admin", "users/admin"]  # bootstrap's roles are immutable: never managed
     assert not any(resource.managed for resource in live.values())
     assert live["users/admin"].attributes["projects"] == {"admin": ["admin"]}
-    assert live["roles/member"].attributes == {"description": "", "implies": ["reader"]}
+
+
+def test_keystones_immutable_roles_are_named_but_never_managed(keystone):
+    cloud = cloud_for(keystone)
+    cloud.read_all()
+
+    assert sorted(cloud.index.builtin) == BOOTSTRAP_ROLES
+    assert cloud.index.implies["member"] == {"reader"}
+    with pytest.raises(ProviderError) as refused:
+        cloud.create_role("member", {})
+    assert str(refused.value) == (
+        "roles/member: one of Keystone's immutable roles, which keyform can't manage: remove it from roles: "
+        "(users and application credentials may name it without declaring it)"
+    )
 
 
 def test_read_all_returns_each_kind_in_canonical_form(seeded):

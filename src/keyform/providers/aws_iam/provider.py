@@ -8,13 +8,23 @@ one line when boto3 is missing.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from keyform.contract import Action, ApplyOutcome, Change, LiveResource, Provider, Risk, SecretVerifier
+from keyform.contract import (
+    Action,
+    ApplyOutcome,
+    Change,
+    LiveResource,
+    Provider,
+    Risk,
+    SecretVerifier,
+    StaleChangeError,
+)
 from keyform.errors import ProviderError
-from keyform.providers.aws_iam import rules
+from keyform.providers.aws_iam import rules, stale
 from keyform.providers.aws_iam.kinds import KINDS, options_schema
 
 if TYPE_CHECKING:
@@ -62,7 +72,8 @@ class AwsIamProvider(Provider):
     def __init__(self, options: Mapping[str, Any]):
         self.options = dict(options)
         self._backend: IamBackend | None = None
-        self._live: Mapping[str, LiveResource] = {}
+        self._live: Mapping[str, LiveResource] | None = None  # what the plan saw, once read
+        self._lock = threading.Lock()
 
     @property
     def backend(self) -> IamBackend:
@@ -76,7 +87,21 @@ class AwsIamProvider(Provider):
         return live
 
     def apply(self, change: Change) -> ApplyOutcome:
+        moved = stale.moved(change, self._checked_against())
+        if moved:
+            raise StaleChangeError(change.address, moved)
         return self.backend.apply(change)
+
+    def _checked_against(self) -> Mapping[str, LiveResource]:
+        """What changes are checked against: this provider's read (it made the plan), else one fresh
+        read before the first change (a saved plan)."""
+        with self._lock:
+            if self._live is None:
+                self._live = self.backend.read()
+            return self._live
+
+    def requests_sent(self) -> int:
+        return 0 if self._backend is None else self._backend.client.requests.total
 
     def describe(self) -> str:
         return self.backend.describe()
@@ -95,7 +120,7 @@ class AwsIamProvider(Provider):
         return wanted is not None and (had is None or change.action == Action.CREATE)
 
     def risks(self, change: Change) -> list[Risk]:
-        return rules.change_risks(change, self._live)
+        return rules.change_risks(change, self._live or {})
 
     @classmethod
     def sensitive(cls, grant: str) -> bool:

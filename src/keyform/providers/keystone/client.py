@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -138,6 +139,9 @@ class KeystoneClient:
         self._plugin, self._auth_hint = auth_plugin(options)
         self._http = http
         self.session = ksa_session.Session(auth=self._plugin, session=http, timeout=float(options.get("timeout", 30)))
+        self.requests_sent = 0  # HTTP requests this client's session sent, logins included
+        self._count_lock = threading.Lock()
+        self.session.session.hooks["response"].append(self._count)
         self._owner_passwords: dict[str, str] = {}  # user id -> one-time password, memory only
         self._owner_sessions: dict[tuple[str, str], ksa_session.Session] = {}
         self._hidden = {
@@ -146,6 +150,11 @@ class KeystoneClient:
 
     def describe(self) -> str:
         return self.url
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A `requests` response hook: one more request sent."""
+        with self._count_lock:
+            self.requests_sent += 1
 
     def close(self) -> None:
         if self._http is None:

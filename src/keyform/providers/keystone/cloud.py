@@ -4,7 +4,8 @@ Canonical attributes (what desired and live state are compared in):
 - `projects/<name>`: domain, description, enabled, tags (sorted, without keyform's tag);
 - `users/<name>`: domain, description, email, enabled, default_project, and `projects`: the
   roles the user holds directly on each project, `{project: [role, ...]}` (sorted);
-- `roles/<name>`: description, implies (the roles it implies, sorted);
+- `roles/<name>`: description, implies (the roles it implies, sorted); not the roles Keystone
+  marks immutable (bootstrap's admin, manager, member, reader, service), which it refuses to change;
 - `application_credentials/<name>`: owner, project, roles, description, expires_at
   (`YYYY-MM-DDTHH:MM:SSZ` or None), unrestricted, access_rules (`{service, method, path}`, sorted).
 
@@ -54,6 +55,7 @@ class Index:
     users: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     implies: dict[str, set[str]] = field(default_factory=dict)  # role name -> roles it implies directly
+    builtin: set[str] = field(default_factory=set)  # roles with Keystone's `immutable` option (bootstrap's)
 
     def id(self, kind: str, name: str, where: str) -> str:
         table: dict[str, str] = getattr(self, kind)
@@ -105,7 +107,10 @@ class KeystoneCloud:
             prior = inference["prior_role"]["name"]
             implies[prior] += [implied["name"] for implied in inference["implies"]]
         index.implies = {name: set(implied) for name, implied in implies.items()}
+        index.builtin = {role["name"] for role in roles if (role.get("options") or {}).get("immutable")}
         for role in roles:
+            if role["name"] in index.builtin:
+                continue  # Keystone refuses to change or delete it: named by users and credentials, never managed
             attributes = {"description": role.get("description") or "", "implies": sorted(implies[role["name"]])}
             live[f"roles/{role['name']}"] = LiveState(
                 id=role["id"], attributes=attributes, managed=role.get("managed_by") == MANAGED_BY
@@ -240,6 +245,11 @@ class KeystoneCloud:
 
     def create_role(self, name: str, attributes: Mapping[str, Any]) -> str:
         where = f"roles/{name}"
+        if name in self.index.builtin:
+            raise ProviderError(
+                f"{where}: one of Keystone's immutable roles, which keyform can't manage: remove it from roles: "
+                "(users and application credentials may name it without declaring it)"
+            )
         body = {"name": name, "description": attributes.get("description", ""), "managed_by": MANAGED_BY}
         role = self.client.create("roles", "role", body, where)
         self.index.roles[name] = role["id"]

@@ -81,6 +81,9 @@ class KeystoneProvider(Provider):
     def describe(self) -> str:
         return self.cloud.client.describe()
 
+    def requests_sent(self) -> int:
+        return self.cloud.client.requests_sent
+
     def identity(self) -> str | None:
         return self._identity
 
