@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,7 +246,7 @@ class ConformanceSuite:
         good = project.harness.settings()
         schema = project.provider.options_schema()
         required = set(schema.get("required") or ()) - {"type"} if schema is not None else {"unknown"}
-        missing = [({}, "")] if required else []  # a provider that needs no option (a standard chain) takes {}
+        missing: list[tuple[dict[str, Any], str]] = [({}, "")] if required else []  # no option needed: {} is fine
         cases = [*missing, ({**good, "no_such_option": 1}, "no_such_option"), *project.harness.bad_settings()]
         root = str(project.directory / "keyform.yaml")
         for settings, fragment in cases:
