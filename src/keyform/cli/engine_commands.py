@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keyform.cli import GlobalOptions, current_options
+from keyform.cli.completion import complete_address
 
 if TYPE_CHECKING:
     from keyform.apply import ApplyReport
@@ -193,17 +194,73 @@ def demo(workdir: Path | None) -> None:
         raise KeyformError(f"{error}: the demo needs a fresh --workdir (or remove {database})") from None
 
 
+PLAN_FORMATS_HINT = "text, json or markdown"
+LIVE_FORMATS = ("yaml", "json")
+
+
 @click.command(name="show")
-@click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--format", "output_format", type=FormatChoice(), default="text", show_default=True)
-def show(planfile: Path, output_format: str) -> None:
-    """Render a saved plan file (no API calls)."""
+@click.argument("what", required=False, metavar="[ADDR | PLANFILE]", shell_complete=complete_address)
+@click.option(
+    "--plan",
+    "planfile",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Render this saved plan file (also: a PLANFILE argument that is an existing file).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    help="Live state: yaml (default) or json. A saved plan: text (default), json or markdown.",
+)
+def show(what: str | None, planfile: Path | None, output_format: str | None) -> None:
+    """Show the live state of ADDR, or of every resource (never a secret); or render a saved plan."""
+    if planfile is None and what is not None and Path(what).is_file():
+        planfile = Path(what)  # `keyform show PLANFILE`, as before: an existing file is a plan, never an address
+    elif planfile is not None and what is not None:
+        raise click.UsageError("give an address or --plan FILE, not both")
+    if planfile is not None:
+        _show_plan(planfile, output_format or "text")
+    else:
+        _show_live(what, output_format or "yaml")
+
+
+def _show_plan(planfile: Path, output_format: str) -> None:
     from keyform import engine
 
     if output_format == "junit":
         raise click.UsageError("junit needs the live state: use `keyform plan --format junit`")
+    if output_format == "yaml":
+        raise click.UsageError(f"a saved plan renders as {PLAN_FORMATS_HINT}, not yaml")
+    FormatChoice().convert(output_format, None, click.get_current_context())
     options = current_options()
     options.ui.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
+
+
+def _show_live(address: str | None, output_format: str) -> None:
+    import json
+
+    from keyform import engine, live
+
+    if output_format not in LIVE_FORMATS:
+        raise click.UsageError(f"the live state shows as yaml or json, not {output_format}")
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        kinds = type(run.provider).kinds
+        state = run.read_live()
+        if address is None:
+            addresses = live.every_address(kinds, state)
+        else:
+            addresses = [live.find(kinds, state, address, command="show")[1]]
+        target = run.provider.describe()
+    if output_format == "json":
+        document = {"target": target, "resources": live.resources_json(kinds, state, addresses)}
+        options.ui.echo(json.dumps(document, indent=2, sort_keys=False))
+        return
+    if address is not None:
+        resource = state[addresses[0]]
+        adopt = f"not managed by keyform (adopt it: keyform import {address})"
+        owner = "managed by keyform" if resource.managed else adopt
+        options.ui.echo(f"# {addresses[0]}: {owner}; id {resource.id}")
+    options.ui.echo(live.dump(live.document(kinds, state, addresses)), nl=False)
 
 
 @click.command(name="locks")
