@@ -220,6 +220,11 @@ def _expand(base: Path, pattern: str) -> list[Path]:
 # --- both passes ---------------------------------------------------------------------------------
 
 
+def round_trip_yaml() -> YAML:
+    """ruamel.yaml set as `keyform fmt` writes: comments and order kept, 2-space indentation."""
+    return _yaml()
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True

@@ -67,3 +67,64 @@ def test_show_still_renders_a_saved_plan_file_and_with_plan(org, tmp_path):
     wrong = org.keyform("show", str(planfile), "--format", "yaml")
     assert wrong.exit_code == 1
     assert "Error: a saved plan renders as text, json or markdown, not yaml" in wrong.stderr
+
+
+# -- keyform import -------------------------------------------------------------------------------
+
+
+def _shadow(org):
+    """A credential made outside keyform, with access nobody declared."""
+    client = org.api()
+    try:
+        body = {"name": "shadow-it", "integration": "Zapier", "permissions": {"employees": ["read"]}}
+        client.request("POST", "/v1/credentials", what="shadow-it", json=body)
+    finally:
+        client.close()
+
+
+def test_import_prints_the_yaml_to_paste(org):
+    _shadow(_applied(org))
+    imported = org.keyform("import", "credentials/shadow-it")
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.splitlines() == [
+        "credentials:",
+        "  shadow-it:",
+        "    integration: Zapier",
+        "    permissions:",
+        "      employees:",
+        "      - read",
+    ]
+    assert "the next plan shows an adopt (managed by keyform once applied)" in imported.stderr
+
+
+def test_import_into_a_file_keeps_its_comments_then_plan_adopts(org):
+    _shadow(_applied(org))
+    path = org.workdir / "access" / "credentials.yaml"
+    before = path.read_text()
+    imported = org.keyform("import", "credentials/shadow-it", "--into", str(path))
+    assert imported.exit_code == 0, imported.output
+    assert f"Added credentials/shadow-it to {path}: the next plan shows an adopt" in imported.stderr
+    after = path.read_text()
+    assert after.startswith(before.rstrip("\n") + "\n\n  shadow-it:\n    integration: Zapier\n")
+    assert "  legacy-export:                    # replaced by payroll-sync;" in after
+    planned = org.keyform("plan")
+    assert "& credentials/shadow-it  (adopt: live, not yet managed by keyform)" in planned.stdout
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    assert org.find("credentials", "shadow-it")["managed_by"] == "keyform"
+    assert "No changes." in org.keyform("plan").stdout
+
+
+def test_import_refuses_what_is_declared_and_a_file_outside_the_desired_state(org):
+    _shadow(_applied(org))
+    declared = org.keyform("import", "credentials/bi-reporting")
+    assert declared.exit_code == 1
+    assert declared.stderr.startswith("Error: import credentials/bi-reporting: already declared at ")
+    assert declared.stderr.strip().endswith(": nothing to import")
+    stray = org.workdir / "stray.yaml"
+    stray.write_text("# not included\ncredentials: {}\n")
+    outside = org.keyform("import", "credentials/shadow-it", "--into", str(stray))
+    assert outside.exit_code == 1
+    assert outside.stderr.strip() == (
+        f"Error: import credentials/shadow-it: {stray} is not part of the desired state: include it from the root file"
+    )
+    assert stray.read_text() == "# not included\ncredentials: {}\n"

@@ -17,6 +17,7 @@ from keyform.cli.completion import complete_address
 
 if TYPE_CHECKING:
     from keyform.apply import ApplyReport
+    from keyform.contract import Kind
     from keyform.engine import Run
 
 FORMATS = ("text", "json", "markdown", "junit")
@@ -263,6 +264,62 @@ def _show_live(address: str | None, output_format: str) -> None:
     options.ui.echo(live.dump(live.document(kinds, state, addresses)), nl=False)
 
 
+@click.command(name="import")
+@click.argument("address", metavar="ADDR")
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Add the resource to this desired-state file (comments and order kept) instead of printing it.",
+)
+def import_(address: str, into: Path | None) -> None:
+    """Adopt one live resource: print its desired-state YAML to paste, or add it to a file with --into.
+
+    The next plan shows it as an adopt; applying that marks it as managed by keyform.
+    """
+    from keyform import engine, live
+    from keyform.errors import KeyformError
+
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        kinds = type(run.provider).kinds
+        state = run.read_live()
+        kind, found = live.find(kinds, state, address, command="import")
+        location = run.workspace.state.locations.get(found)
+        if found in run.workspace.state.resource_map:
+            where = f" at {location}" if location is not None else ""
+            raise KeyformError(f"import {address}: already declared{where}: nothing to import")
+        resource = state[found]
+    spec = live.spec_of(kind, resource)
+    adopt = "an adopt (managed by keyform once applied)"
+    next_plan = "no change (it is managed already)" if resource.managed else adopt
+    if into is None:
+        options.ui.echo(live.dump(live.document(kinds, state, [found])), nl=False)
+        options.ui.err(f"Paste this into a desired-state file (or use --into FILE); the next plan shows {next_plan}.")
+        return
+    _import_into(options, into, kind, found, spec)
+    options.ui.err(f"Added {found} to {into}: the next plan shows {next_plan}.")
+
+
+def _import_into(options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any]) -> None:
+    """Add the entry to `into`; restore the file unless the desired state then loads and declares it."""
+    from keyform import engine, live
+    from keyform.edit import added
+    from keyform.errors import KeyformError
+    from keyform.fmt import write_atomically
+
+    original = into.read_text(encoding="utf-8")
+    write_atomically(into, added(into, kind, live.name_of(kind, address), spec))
+    try:
+        declared = address in engine.load(options.settings()).state.resource_map
+    except KeyformError:
+        write_atomically(into, original)
+        raise
+    if not declared:
+        write_atomically(into, original)
+        raise KeyformError(f"import {address}: {into} is not part of the desired state: include it from the root file")
+
+
 @click.command(name="locks")
 def locks() -> None:
     """List the organisation's apply locks: id, holder, since when and until when."""
@@ -291,4 +348,4 @@ def force_unlock(lock_id: str) -> None:
     options.ui.echo(f"Released lock {lock_id}.")
 
 
-COMMANDS = [plan, apply, rotate, export, show, demo, locks, force_unlock]
+COMMANDS = [plan, apply, rotate, export, show, import_, demo, locks, force_unlock]
