@@ -65,6 +65,7 @@ class PlanRequest:
     targets: Collection[str] = ()  # only these addresses (and the creates they need)
     replace: Collection[str] = ()  # a new secret for these now
     allow_unsafe: bool = False  # plan even if the safety thresholds are exceeded (never the invariants)
+    forget: Collection[str] = ()  # stop managing these (undeclared) resources instead of deleting them
 
 
 def load(settings: Settings) -> Workspace:
@@ -179,6 +180,7 @@ class Run:
             targets=request.targets,
             replace=request.replace,
             reissue=reissue,
+            forget=request.forget,
             live=self.read_live(),
         )
         check_safety(

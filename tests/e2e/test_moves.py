@@ -128,3 +128,43 @@ def test_import_refuses_what_is_declared_and_a_file_outside_the_desired_state(or
         f"Error: import credentials/shadow-it: {stray} is not part of the desired state: include it from the root file"
     )
     assert stray.read_text() == "# not included\ncredentials: {}\n"
+
+
+# -- keyform forget -------------------------------------------------------------------------------
+
+
+def _undeclare_legacy_export(org):
+    path = org.workdir / "access" / "credentials.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("  legacy-export:")].rstrip("\n") + "\n")
+
+
+def test_forget_drops_ownership_and_leaves_the_resource_alive(org):
+    _applied(org)
+    _undeclare_legacy_export(org)
+    assert "- credentials/legacy-export  (delete: removed from the desired state)" in org.keyform("plan").stdout
+    forgotten = org.keyform("forget", "credentials/legacy-export", "--auto-approve")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert "/ credentials/legacy-export  (forget: keyform stops managing it; it stays live, unchanged)" in (
+        forgotten.stdout
+    )
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 1 to forget." in forgotten.stdout
+    item = org.find("credentials", "legacy-export")
+    assert item["managed_by"] is None and item["integration"] == "Legacy CSV export"
+    again = org.keyform("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output  # unmanaged now: reported, never deleted
+    assert "? credentials/legacy-export  (live, not managed by keyform; safety.unmanaged: report)" in again.stdout
+    assert "Plan: 0 to create, 0 to update, 0 to delete." in again.stdout
+    org.assert_no_secret_leaked()
+
+
+def test_forget_plan_json_and_refusals(org):
+    _applied(org)
+    declared = org.keyform("forget", "credentials/legacy-export", "--auto-approve")
+    assert declared.exit_code == 1
+    assert "Error: forget credentials/legacy-export: still declared at " in declared.stderr
+    assert "remove it from the desired state first (else the next plan adopts it again)" in declared.stderr
+    missing = org.keyform("forget", "credentials/legacy-exprt", "--auto-approve")
+    assert missing.exit_code == 1
+    assert "no such resource in the live state (did you mean 'credentials/legacy-export'?)" in missing.stderr
+    assert org.find("credentials", "legacy-export")["managed_by"] == "keyform"

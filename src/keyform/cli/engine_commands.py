@@ -320,6 +320,22 @@ def _import_into(options: GlobalOptions, into: Path, kind: Kind, address: str, s
         raise KeyformError(f"import {address}: {into} is not part of the desired state: include it from the root file")
 
 
+@click.command(name="forget")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.option("--auto-approve", is_flag=True, help="Forget without asking.")
+def forget(addresses: tuple[str, ...], auto_approve: bool) -> None:
+    """Stop managing ADDR without deleting it: its ownership marker is dropped, it stays live.
+
+    Remove ADDR from the desired state first (else the next plan adopts it again).
+    """
+    from keyform import engine
+
+    options = current_options()
+    request = engine.PlanRequest(targets=addresses, forget=addresses)
+    with engine.session(options.settings()) as run:
+        _finish(options, run, engine.converge(run, request, approved=auto_approve))
+
+
 @click.command(name="locks")
 def locks() -> None:
     """List the organisation's apply locks: id, holder, since when and until when."""
@@ -348,4 +364,4 @@ def force_unlock(lock_id: str) -> None:
     options.ui.echo(f"Released lock {lock_id}.")
 
 
-COMMANDS = [plan, apply, rotate, export, show, import_, demo, locks, force_unlock]
+COMMANDS = [plan, apply, rotate, export, show, import_, forget, demo, locks, force_unlock]

@@ -10,7 +10,7 @@ from functools import cached_property
 
 from keyform import __version__
 from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk, Step
-from keyform.errors import AddressError
+from keyform.errors import AddressError, KeyformError
 from keyform.model import DesiredState
 from keyform.plan.access import IdentityAccess, UnmanagedAccess, effective_access, unmanaged_access
 from keyform.plan.diff import diff
@@ -43,6 +43,7 @@ def make_plan(
     targets: Collection[str] = (),
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
+    forget: Collection[str] = (),
     now: datetime | None = None,
     live: Mapping[str, LiveResource] | None = None,
 ) -> PlanResult:
@@ -50,10 +51,12 @@ def make_plan(
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
+    if forget:
+        _check_forget(state, provider, forget, live)
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     kinds = type(provider).kinds
-    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), now=now)
+    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), forget=set(forget), now=now)
     changes = [_with_live_secret(change, live) for change in result.changes]
     if changes:
         referenced = _referenced(kinds)
@@ -74,6 +77,7 @@ def make_plan(
         "keyform_version": __version__,
         "targets": sorted(targets),
         "replace": sorted(replace),
+        **({"forget": sorted(forget)} if forget else {}),
     }
     plan = Plan.from_changes(
         changes,
@@ -136,6 +140,25 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
         problem = secret_problem(state, address, verb="replace")
         if problem:
             raise AddressError("replace", address, problem)
+
+
+def _check_forget(
+    state: DesiredState, provider: Provider, forget: Collection[str], live: Mapping[str, LiveResource]
+) -> None:
+    """Each address to forget is live and no longer declared (else the next plan adopts it again),
+    and the provider can drop its ownership marker."""
+    for address in sorted(forget):
+        if not type(provider).releases():
+            raise KeyformError(f"forget {address}: {provider.describe()} can't stop managing without deleting")
+        if address in state.resource_map:
+            location = state.locations.get(address)
+            where = f" at {location}" if location is not None else ""
+            raise KeyformError(
+                f"forget {address}: still declared{where}: remove it from the desired state first "
+                "(else the next plan adopts it again)"
+            )
+        if address not in live:
+            raise KeyformError(f"forget {address}: no such resource in the live state{did_you_mean(address, live)}")
 
 
 def _check_targets_exist(targets: Collection[str], declared: Collection[str], live: Collection[str]) -> None:

@@ -26,12 +26,14 @@ def diff(
     *,
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
+    forget: Collection[str] = (),
     now: datetime,
 ) -> DiffResult:
     """Compare every declared resource with its live counterpart, then every undeclared live one.
 
     `replace` forces a new secret (--replace); `reissue` forces one at once, revoking the current
-    secret, for resources whose secret an interrupted apply may not have delivered.
+    secret, for resources whose secret an interrupted apply may not have delivered. A managed,
+    undeclared resource in `forget` is forgotten (left live, ownership marker dropped), not deleted.
     """
     specs = {spec.name: spec for spec in kinds}
     desired = state.resource_map
@@ -57,7 +59,9 @@ def diff(
         spec = specs.get(address.split("/", 1)[0])
         if spec is None or spec.singleton:
             continue
-        if current.managed:
+        if current.managed and address in forget:
+            changes.append(_forget(current))
+        elif current.managed:
             changes.append(_delete(current, "removed from the desired state"))
         elif state.safety.unmanaged == "delete":
             changes.append(_delete(current, "not managed by keyform (safety.unmanaged: delete)"))
@@ -174,6 +178,12 @@ def _rotate(
 
 def _delete(current: LiveResource, reason: str) -> Change:
     return Change(Action.DELETE, current.address, dict(current.attributes), None, current.id, current.etag, reason)
+
+
+def _forget(current: LiveResource) -> Change:
+    attributes = dict(current.attributes)
+    reason = "keyform stops managing it; it stays live, unchanged"
+    return Change(Action.FORGET, current.address, attributes, attributes, current.id, current.etag, reason)
 
 
 def _days(age: timedelta) -> str:
