@@ -44,6 +44,7 @@ from keyform.ui import UI, NotInteractiveError
 from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
 __all__ = [
+    "TARGETED_WARNING",
     "PlanRequest",
     "Run",
     "Settings",
@@ -58,6 +59,13 @@ __all__ = [
 ]
 
 
+TARGETED_WARNING = (
+    "Warning: a targeted plan: it covers only the targeted resources and what they need; the rest of the "
+    "desired state may not match the live state. This is for exceptional cases (recovering from a mistake, "
+    "working around a limitation), not routine use: plan the whole desired state afterwards."
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanRequest:
     """What to plan besides converging everything."""
@@ -66,6 +74,7 @@ class PlanRequest:
     replace: Collection[str] = ()  # a new secret for these now
     allow_unsafe: bool = False  # plan even if the safety thresholds are exceeded (never the invariants)
     forget: Collection[str] = ()  # stop managing these (undeclared) resources instead of deleting them
+    destroy: bool = False  # plan deleting every managed resource (safety checks apply)
 
 
 def load(settings: Settings) -> Workspace:
@@ -181,6 +190,7 @@ class Run:
             replace=request.replace,
             reissue=reissue,
             forget=request.forget,
+            destroy=request.destroy,
             live=self.read_live(),
         )
         check_safety(
@@ -329,6 +339,8 @@ def converge(
         the_plan = run.plan(request, reissue=run.recover()).plan
         if show_plan:
             run.ui.echo(render(the_plan, "text", styled=run.ui.styled))
+        if request.targets and not request.forget and set(request.targets) != set(request.replace):
+            run.ui.err(TARGETED_WARNING)  # rotate and forget target by design: no warning
         if the_plan.empty:
             return None
         if not dry_run:

@@ -168,3 +168,36 @@ def test_forget_plan_json_and_refusals(org):
     assert missing.exit_code == 1
     assert "no such resource in the live state (did you mean 'credentials/legacy-export'?)" in missing.stderr
     assert org.find("credentials", "legacy-export")["managed_by"] == "keyform"
+
+
+# -- plan --destroy, the targeted-plan warning ------------------------------------------------------
+
+
+def test_plan_destroy_deletes_every_managed_resource_and_safety_applies(org):
+    _applied(org)
+    refused = org.keyform("plan", "--destroy")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: unsafe plan: protected users/owner@acme.example would be deleted; ")
+    assert "users/owner@acme.example is the identity keyform is running as and would be deleted" in refused.stderr
+    targeted = org.keyform("plan", "--destroy", "--target", "credentials/bi-reporting", "--format", "json")
+    assert targeted.exit_code == 0, targeted.output
+    plan = json.loads(targeted.stdout)
+    assert plan["meta"]["destroy"] is True
+    assert [(c["action"], c["address"], c["reason"]) for c in plan["changes"]] == [
+        ("delete", "credentials/bi-reporting", "destroy: every managed resource is deleted")
+    ]
+    assert "Warning: a targeted plan: it covers only the targeted resources and what they need" in targeted.stderr
+    assert "This is for exceptional cases" in targeted.stderr
+    whole = org.keyform("plan", "--destroy")  # the thresholds held: nothing was changed
+    assert whole.exit_code == 1 and org.find("credentials", "bi-reporting")["managed_by"] == "keyform"
+
+
+def test_targeted_apply_warns_and_untargeted_plan_and_rotate_do_not(org):
+    planned = org.keyform("plan")
+    assert planned.exit_code == 0
+    assert "Warning: a targeted plan" not in planned.stderr
+    applied = org.keyform("apply", "--auto-approve", "--target", "credentials/bi-reporting")
+    assert applied.exit_code == 0, applied.output
+    assert "Warning: a targeted plan: it covers only the targeted resources" in applied.stderr
+    rotated = org.keyform("rotate", "credentials/bi-reporting", "--auto-approve")
+    assert rotated.exit_code == 0 and "Warning: a targeted plan" not in rotated.stderr

@@ -58,6 +58,9 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
 @click.option(
     "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
 )
+@click.option(
+    "--destroy", is_flag=True, help="Plan deleting every managed resource (safety checks apply; save it with --out)."
+)
 def plan(
     output_format: str,
     out: Path | None,
@@ -65,14 +68,17 @@ def plan(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     allow_unsafe: bool,
+    destroy: bool,
 ) -> None:
     """Show what apply would change (reads the live state; changes nothing)."""
     from keyform import engine
 
     options = current_options()
-    request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe, destroy=destroy)
     with engine.session(options.settings(), prefetch=True) as run:
         result = run.plan(request)
+        if targets:
+            options.ui.err(engine.TARGETED_WARNING)
         checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
         options.ui.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
         if out is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,10 +45,14 @@ def make_plan(
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
     forget: Collection[str] = (),
+    destroy: bool = False,
     now: datetime | None = None,
     live: Mapping[str, LiveResource] | None = None,
 ) -> PlanResult:
-    """Read the live state once (unless given, already read) and build the Plan to the desired state."""
+    """Read the live state once (unless given, already read) and build the Plan to the desired state
+    (with `destroy`: to no managed resource at all, every managed one deleted; singletons stay)."""
+    if destroy:
+        state = dataclasses.replace(state, declared={}, secret_policies={}, locations={})
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
@@ -56,7 +61,16 @@ def make_plan(
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     kinds = type(provider).kinds
-    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), forget=set(forget), now=now)
+    result = diff(
+        state,
+        live,
+        kinds,
+        replace=set(replace),
+        reissue=set(reissue),
+        forget=set(forget),
+        removed_reason="destroy: every managed resource is deleted" if destroy else "removed from the desired state",
+        now=now,
+    )
     changes = [_with_live_secret(change, live) for change in result.changes]
     if changes:
         referenced = _referenced(kinds)
@@ -78,6 +92,7 @@ def make_plan(
         "targets": sorted(targets),
         "replace": sorted(replace),
         **({"forget": sorted(forget)} if forget else {}),
+        **({"destroy": True} if destroy else {}),
     }
     plan = Plan.from_changes(
         changes,

@@ -27,6 +27,7 @@ def diff(
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
     forget: Collection[str] = (),
+    removed_reason: str = "removed from the desired state",
     now: datetime,
 ) -> DiffResult:
     """Compare every declared resource with its live counterpart, then every undeclared live one.
@@ -62,7 +63,7 @@ def diff(
         if current.managed and address in forget:
             changes.append(_forget(current))
         elif current.managed:
-            changes.append(_delete(current, "removed from the desired state"))
+            changes.append(_delete(current, removed_reason))
         elif state.safety.unmanaged == "delete":
             changes.append(_delete(current, "not managed by keyform (safety.unmanaged: delete)"))
         elif state.safety.unmanaged == "report":
