@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keyform.cli import GlobalOptions, current_options
-from keyform.cli.completion import complete_address
+from keyform.cli.completion import complete_address, complete_secret_address
 
 if TYPE_CHECKING:
     from keyform.apply import ApplyReport
@@ -51,9 +51,21 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
     "--out", "out", type=click.Path(path_type=Path), help="Save the plan to PLANFILE for `keyform apply PLANFILE`."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only plan changes for ADDR (repeatable).")
 @click.option(
-    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_address,
+    help="Only plan changes for ADDR (repeatable).",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_secret_address,
+    help="Force a new secret for this credential or API key.",
 )
 @click.option(
     "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
@@ -92,9 +104,21 @@ def plan(
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when not on a terminal).")
 @click.option(
-    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_secret_address,
+    help="Force a new secret for this credential or API key.",
 )
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only apply changes for ADDR (repeatable).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_address,
+    help="Only apply changes for ADDR (repeatable).",
+)
 @click.option("--allow-unsafe", is_flag=True, help="Apply even if safety thresholds are exceeded.")
 @click.option("--dry-run", is_flag=True, help="Walk the plan in apply order without changing anything.")
 @click.option(
@@ -139,7 +163,7 @@ def _finish(options: GlobalOptions, run: Run, report: ApplyReport | None) -> Non
 
 
 @click.command()
-@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...", shell_complete=complete_secret_address)
 @click.option("--auto-approve", is_flag=True, help="Rotate without asking.")
 def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
     """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
