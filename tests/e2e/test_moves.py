@@ -201,3 +201,58 @@ def test_targeted_apply_warns_and_untargeted_plan_and_rotate_do_not(org):
     assert "Warning: a targeted plan: it covers only the targeted resources" in applied.stderr
     rotated = org.keyform("rotate", "credentials/bi-reporting", "--auto-approve")
     assert rotated.exit_code == 0 and "Warning: a targeted plan" not in rotated.stderr
+
+
+# -- --json for validate and apply, --parallelism ---------------------------------------------------
+
+
+def test_apply_json_is_one_document_of_results(org):
+    applied = org.keyform("apply", "--auto-approve", "--json", "--parallelism", "1")
+    assert applied.exit_code == 0, applied.output
+    document = json.loads(applied.stdout)  # stdout holds the document and nothing else
+    assert "+ credentials/payroll-sync  (create)  [new secret -> sink]" in applied.stderr  # the plan, for logs
+    assert document["ok"] is True and document["dry_run"] is False
+    assert document["counts"]["applied"] == len(document["changes"]) and document["counts"]["failed"] == 0
+    payroll = next(c for c in document["changes"] if c["address"] == "credentials/payroll-sync")
+    assert payroll == {
+        "address": "credentials/payroll-sync",
+        "action": "create",
+        "status": "applied",
+        "message": "",
+        "secret_delivered": True,
+    }
+    assert document["secrets_delivered"] == 7 and document["sink"].endswith("secrets.json")
+    again = org.keyform("apply", "--auto-approve", "--json")
+    assert json.loads(again.stdout) == {
+        "ok": True,
+        "dry_run": False,
+        "counts": {"applied": 0, "failed": 0, "stale": 0, "skipped": 0, "planned": 0},
+        "changes": [],
+        "secrets_delivered": 0,
+        "sink": document["sink"],
+        "stopped": "",
+        "emergency_file": None,
+    }
+    org.assert_no_secret_leaked()
+
+
+def test_apply_parallelism_must_be_positive(org):
+    refused = org.keyform("apply", "--auto-approve", "--parallelism", "0")
+    assert refused.exit_code == 1
+    assert "Error: Invalid value for '--parallelism': 0 is not in the range x>=1." in refused.stderr
+
+
+def test_validate_json_reports_counts_or_every_problem_with_its_place(org):
+    valid = org.keyform("validate", "--json")
+    assert valid.exit_code == 0, valid.output
+    document = json.loads(valid.stdout)
+    assert document["valid"] is True and document["problems"] == []
+    assert document["counts"]["credentials"] == 4 and document["root"].endswith("keyform.yaml")
+    path = org.workdir / "access" / "credentials.yaml"
+    path.write_text(path.read_text().replace("roles: [reporting]", "roles: [reportin]"))
+    invalid = org.keyform("validate", "--json")
+    assert invalid.exit_code == 1
+    problems = json.loads(invalid.stdout)["problems"]
+    assert len(problems) == 1
+    assert problems[0]["file"].endswith("credentials.yaml") and problems[0]["line"] == 15
+    assert "reportin" in problems[0]["message"]

@@ -128,6 +128,18 @@ def plan(
     show_default=True,
     help="Seconds to wait for another apply.",
 )
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run at most N changes at once (default: the provider's concurrency option).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document of results on stdout (the plan, progress and errors go to stderr).",
+)
 def apply(
     planfile: Path | None,
     auto_approve: bool,
@@ -136,19 +148,49 @@ def apply(
     allow_unsafe: bool,
     dry_run: bool,
     lock_timeout: float,
+    parallelism: int | None,
+    as_json: bool,
 ) -> None:
     """Apply the desired state (or exactly a saved PLANFILE, refusing what went stale)."""
     from keyform import engine
 
     options = current_options()
-    with engine.session(options.settings()) as run:
+    with engine.session(options.settings(stdout_for_json=as_json)) as run:
         report: ApplyReport | None
         if planfile is not None:
-            report = engine.apply_saved(run, planfile, dry_run=dry_run, lock_timeout=lock_timeout)
+            report = engine.apply_saved(
+                run,
+                planfile,
+                dry_run=dry_run,
+                lock_timeout=lock_timeout,
+                parallelism=parallelism,
+            )
         else:
             request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
-            report = engine.converge(run, request, approved=auto_approve, dry_run=dry_run, lock_timeout=lock_timeout)
-        _finish(options, run, report)
+            report = engine.converge(
+                run,
+                request,
+                approved=auto_approve,
+                dry_run=dry_run,
+                lock_timeout=lock_timeout,
+                parallelism=parallelism,
+            )
+        if as_json:
+            _finish_json(options, run, report)
+        else:
+            _finish(options, run, report)
+
+
+def _finish_json(options: GlobalOptions, run: Run, report: ApplyReport | None) -> None:
+    """The results as one JSON document on stdout; exit 1 unless every change applied."""
+    import json
+
+    from keyform.report import report_document
+
+    document = report_document(report, run.sink().describe())
+    options.ui.echo(json.dumps(document, indent=2))
+    if not document["ok"]:
+        sys.exit(1)
 
 
 def _finish(options: GlobalOptions, run: Run, report: ApplyReport | None) -> None:
