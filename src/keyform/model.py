@@ -67,6 +67,7 @@ class DesiredState:
     declared: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)  # kind -> key -> attributes
     secret_policies: Mapping[str, SecretPolicy] = field(default_factory=dict)  # address -> its managed secret
     locations: Mapping[str, Location] = field(default_factory=dict)  # address -> where it is defined
+    removed: tuple[str, ...] = ()  # addresses to stop managing without deleting them (`removed:`)
     root: str = "keyform.yaml"  # path of the root file (relative paths in settings resolve beside it)
 
     def resources(self) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -256,3 +256,36 @@ def test_validate_json_reports_counts_or_every_problem_with_its_place(org):
     assert len(problems) == 1
     assert problems[0]["file"].endswith("credentials.yaml") and problems[0]["line"] == 15
     assert "reportin" in problems[0]["message"]
+
+
+# -- removed: in keyform.yaml ---------------------------------------------------------------------
+
+
+def test_a_removed_entry_plans_a_forget_and_apply_leaves_the_resource_alive(org):
+    _applied(org)
+    _undeclare_legacy_export(org)
+    root = org.workdir / "keyform.yaml"
+    root.write_text(root.read_text() + "\nremoved:\n  - credentials/legacy-export\n")
+    planned = org.keyform("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert [(c["action"], c["address"]) for c in plan["changes"]] == [("forget", "credentials/legacy-export")]
+    assert plan["summary"]["forget"] == 1 and plan["summary"]["delete"] == 0
+    text = org.keyform("plan")
+    assert "/ credentials/legacy-export  (forget: keyform stops managing it; it stays live, unchanged)" in text.stdout
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    assert org.find("credentials", "legacy-export")["managed_by"] is None
+    again = org.keyform("plan", "--detailed-exitcode")  # idempotent: nothing left to forget
+    assert again.exit_code == 0, again.output
+
+
+def test_removed_may_not_list_a_declared_address(org):
+    root = org.workdir / "keyform.yaml"
+    root.write_text(root.read_text() + "\nremoved:\n  - credentials/legacy-export\n")
+    result = org.keyform("validate")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(
+        "removed lists credentials/legacy-export, which is still declared under credentials: delete one of them "
+        "(removed stops managing a resource you no longer declare)"
+    )
+    assert "keyform.yaml:" in result.stderr

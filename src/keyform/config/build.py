@@ -38,6 +38,7 @@ def build_state(
         declared=declared,
         secret_policies=policies,
         locations=DefinedAt(merged, paths),
+        removed=tuple(_addresses(data.get("removed", []), kinds)),
         root=str(root.resolve()),
     )
 
@@ -117,11 +118,17 @@ def _plugin(options: Mapping[str, Any], merged: Document, section: str) -> Plugi
     return PluginConfig(type=options["type"], options=rest, location=location)
 
 
-def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
-    protect = []
-    for entry in spec.get("protect", []):
+def _addresses(entries: Sequence[str], kinds: Sequence[Kind]) -> list[str]:
+    """Addresses as written -> as keyed (emails compare case-insensitively)."""
+    result = []
+    for entry in entries:
         section, _, name = entry.partition("/")
-        protect.append(address(kinds, section, name) if name else entry)
+        result.append(address(kinds, section, name) if name else entry)
+    return result
+
+
+def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
+    protect = _addresses(spec.get("protect", []), kinds)
     return Safety(
         max_delete_fraction=float(spec.get("max_delete_fraction", Safety.max_delete_fraction)),
         unmanaged=spec.get("unmanaged", Safety.unmanaged),

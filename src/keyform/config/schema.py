@@ -108,6 +108,7 @@ def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     protect = defs["safety"]["properties"]["protect"]
     protect["items"]["pattern"] = address_pattern(kinds)
     protect["description"] = f"Addresses ({', '.join(forms)}) never deleted, disabled or demoted."
+    defs["removed"]["items"]["pattern"] = address_pattern(kinds)
     for kind in kinds:
         properties[kind.name] = {"$ref": f"#/$defs/{kind.name}"}
         if kind.singleton:

@@ -58,6 +58,9 @@ def make_plan(
     live = provider.read() if live is None else live
     if forget:
         _check_forget(state, provider, forget, live)
+    if state.removed and not type(provider).releases():
+        raise KeyformError(f"removed: {provider.describe()} can't stop managing without deleting: delete the entries")
+    forget = {*forget, *state.removed}  # `removed:` entries: forgotten when live and managed, else nothing
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     kinds = type(provider).kinds
