@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +33,7 @@ class SecretPolicy:
 
     rotate_after: timedelta | None = None
     rotation_overlap: timedelta | None = None
+    rotation_requested: datetime | None = None  # rotate once when the newest secret is older (`rotation_requested`)
 
 
 @dataclass(frozen=True)

@@ -289,3 +289,54 @@ def test_removed_may_not_list_a_declared_address(org):
         "(removed stops managing a resource you no longer declare)"
     )
     assert "keyform.yaml:" in result.stderr
+
+
+# -- rotation requested in YAML -------------------------------------------------------------------
+
+
+def _request_rotation(org, when: str) -> None:
+    """credentials/bi-reporting with `rotation_requested: WHEN` (replacing any earlier request)."""
+    path = org.workdir / "access" / "credentials.yaml"
+    lines = [line for line in path.read_text().splitlines(keepends=True) if "rotation_requested" not in line]
+    index = lines.index("    rotation_overlap: 1h\n")
+    path.write_text("".join([*lines[: index + 1], f"    rotation_requested: {when}\n", *lines[index + 1 :]]))
+
+
+def test_rotation_requested_in_yaml_plans_one_rotation_then_nothing(org):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    _applied(org)
+    created = org.find("credentials", "bi-reporting")["secrets"][0]["created_at"]
+    after = datetime.fromisoformat(created.replace("Z", "+00:00")).replace(microsecond=0) + timedelta(seconds=1)
+    _request_rotation(org, after.isoformat().replace("+00:00", "Z"))
+    deadline = time.monotonic() + 30  # the requested moment is at most a second away
+    while datetime.now(UTC) < after and time.monotonic() < deadline:
+        time.sleep(0.1)
+    planned = org.keyform("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    changes = json.loads(planned.stdout)["changes"]
+    assert [(c["action"], c["address"]) for c in changes] == [("rotate", "credentials/bi-reporting")]
+    when = after.isoformat().replace("+00:00", "Z")
+    assert changes[0]["reason"] == f"rotation requested for {when} (rotation_requested)"
+    text = org.keyform("plan").stdout
+    assert f"± credentials/bi-reporting  (rotate: rotation requested for {when} (rotation_requested))" in text
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    assert len(org.find("credentials", "bi-reporting")["secrets"]) == 2  # the overlap: old and new
+    again = org.keyform("plan", "--detailed-exitcode")  # the newest secret is newer than the request
+    assert again.exit_code == 0, again.output
+    org.assert_no_secret_leaked()
+
+
+def test_a_future_rotation_request_plans_nothing_and_a_bad_date_is_refused(org):
+    _applied(org)
+    _request_rotation(org, "2999-01-01")
+    assert org.keyform("plan", "--detailed-exitcode").exit_code == 0
+    _request_rotation(org, "next-week")
+    refused = org.keyform("validate")
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().endswith(
+        "credentials.bi-reporting.rotation_requested: 'next-week' is not a UTC date: use YYYY-MM-DD or "
+        "YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-01"
+    )
+    assert "credentials.yaml:" in refused.stderr

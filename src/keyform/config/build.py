@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +90,14 @@ def secret_policy(kind: Kind, spec: Mapping[str, Any]) -> SecretPolicy | None:
     if secret.optional and settings.get("enabled", True) is False:
         return None
     rotate_after, overlap = settings.get("rotate_after"), settings.get("rotation_overlap")
-    if rotate_after is None and overlap is None:
+    requested = settings.get("rotation_requested")
+    if rotate_after is None and overlap is None and requested is None:
         return _NO_POLICY
-    return SecretPolicy(rotate_after=_duration(rotate_after), rotation_overlap=_duration(overlap))
+    return SecretPolicy(
+        rotate_after=_duration(rotate_after),
+        rotation_overlap=_duration(overlap),
+        rotation_requested=_date(requested),
+    )
 
 
 class DefinedAt(Mapping[str, Location]):
@@ -135,6 +140,13 @@ def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
         protect=tuple(protect),
         unmanaged_is_drift=spec.get("unmanaged_is_drift", Safety.unmanaged_is_drift),
     )
+
+
+def _date(text: str | None) -> datetime | None:
+    """A `YYYY-MM-DD` (the start of that day) or `YYYY-MM-DDTHH:MM[:SS]Z` (schema-checked), UTC."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).replace(tzinfo=UTC)
 
 
 def _duration(text: str | None) -> timedelta | None:

@@ -110,7 +110,11 @@ def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str,
 def _scheduled(state: DesiredState) -> set[str]:
     """Addresses whose secret has a `rotate_after`: with one live secret and no --replace or reissue,
     only these can need a rotation, so only these need the date arithmetic."""
-    return {address for address, policy in state.secret_policies.items() if policy.rotate_after is not None}
+    return {
+        address
+        for address, policy in state.secret_policies.items()
+        if policy.rotate_after is not None or policy.rotation_requested is not None
+    }
 
 
 def _rotation(
@@ -129,13 +133,14 @@ def _rotation(
         return None  # keyform does not manage this secret
     overlapping = spec.secret.rotation == Rotation.OVERLAP
     rotate_after, overlap = policy.rotate_after, policy.rotation_overlap if overlapping else None
+    requested = policy.rotation_requested
     newest = current.secrets[-1]
     if address in reissue:  # none of the live secrets is known to be held: issue one, revoke all others
         change = _rotate(
             current, wanted, "reissue", "its secret may not have been delivered (interrupted apply)", newest.id
         )
         return change._replace(details={**change.details, "old_secrets": [s.id for s in current.secrets]})
-    if rotate_after is None and address not in replace and len(current.secrets) == 1:
+    if rotate_after is None and requested is None and address not in replace and len(current.secrets) == 1:
         return None  # nothing can call for a rotation: decided before any date arithmetic
     age = now - newest.created_at
     if overlapping and len(current.secrets) > 1:
@@ -147,6 +152,8 @@ def _rotation(
         return None
     if address in replace:
         reason = "forced by --replace"
+    elif requested is not None and newest.created_at < requested <= now:
+        reason = f"rotation requested for {_when(requested)} (rotation_requested)"
     elif rotate_after is not None and age > rotate_after:
         reason = f"secret is {_days(age)} old (rotate_after {format_duration(rotate_after)})"
     else:
@@ -185,6 +192,13 @@ def _forget(current: LiveResource) -> Change:
     attributes = dict(current.attributes)
     reason = "keyform stops managing it; it stays live, unchanged"
     return Change(Action.FORGET, current.address, attributes, attributes, current.id, current.etag, reason)
+
+
+def _when(moment: datetime) -> str:
+    """A requested moment as written: the date alone at midnight UTC, else date and time."""
+    if moment.hour == moment.minute == moment.second == 0:
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _days(age: timedelta) -> str:
