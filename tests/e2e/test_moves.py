@@ -340,3 +340,34 @@ def test_a_future_rotation_request_plans_nothing_and_a_bad_date_is_refused(org):
         "YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-01"
     )
     assert "credentials.yaml:" in refused.stderr
+
+
+# -- keyform pull ---------------------------------------------------------------------------------
+
+
+def test_pull_shows_the_diff_then_writes_live_values_keeping_comments(org):
+    _applied(org)
+    org.patch("credentials", "legacy-export", {"integration": "Legacy CSV v2", "enabled": True})
+    org.patch("roles", "reporting", {"description": "Dashboards"})
+    path = org.workdir / "access" / "credentials.yaml"
+    refused = org.keyform("pull")  # no terminal: shows the diff, writes nothing
+    assert refused.exit_code == 1
+    # enabled is back at its default: the line goes rather than saying `enabled: true`
+    assert (
+        "-    integration: Legacy CSV export\n-    enabled: false\n+    integration: Legacy CSV v2\n" in refused.stdout
+    )
+    assert "-    description: Read-only access to reports for controlling\n+    description: Dashboards\n" in (
+        refused.stdout
+    )
+    assert "Error: not writing: no terminal to confirm on; pass --auto-approve" in refused.stderr
+    assert "Legacy CSV export" in path.read_text()
+    pulled = org.keyform("pull", "--auto-approve")
+    assert pulled.exit_code == 0, pulled.output
+    assert "Pulled 2 resource(s) into " in pulled.stderr
+    text = path.read_text()
+    assert "  legacy-export:                    # replaced by payroll-sync;" in text  # the comment stays
+    assert "    integration: Legacy CSV v2\n    permissions:\n" in text
+    assert "rotate_after: 90d" in text  # secret policies are not live values: kept
+    assert org.keyform("plan", "--detailed-exitcode").exit_code == 0
+    nothing = org.keyform("pull", "--auto-approve")
+    assert "No drift to pull: the desired state matches the live state." in nothing.stdout

@@ -408,6 +408,47 @@ def forget(addresses: tuple[str, ...], auto_approve: bool) -> None:
         _finish(options, run, engine.converge(run, request, approved=auto_approve))
 
 
+@click.command(name="pull")
+@click.option("--auto-approve", is_flag=True, help="Write without asking (needed when not on a terminal).")
+def pull(auto_approve: bool) -> None:
+    """Accept drift: write live values of declared, managed resources into the desired-state files.
+
+    Shows the diff of each file first; comments and layout are kept.
+    """
+    import difflib
+
+    from keyform import engine
+    from keyform.errors import KeyformError
+    from keyform.fmt import write_atomically
+    from keyform.pull import pull as pull_live
+    from keyform.ui import NotInteractiveError
+
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        pulled = pull_live(run.workspace.state, run.read_live(), type(run.provider).kinds)
+    for path, (original, text) in pulled.files.items():
+        lines = difflib.unified_diff(
+            original.splitlines(keepends=True), text.splitlines(keepends=True), str(path), str(path)
+        )
+        options.ui.echo("".join(lines), nl=False)
+    if pulled.left:
+        options.ui.err(f"Left as declared (edit them by hand): {', '.join(pulled.left)}")
+    if not pulled.files:
+        options.ui.echo("No drift to pull: the desired state matches the live state.")
+        return
+    if not auto_approve:
+        try:
+            approved = options.ui.confirm("Write these live values into the desired state? Only 'yes' is accepted")
+        except NotInteractiveError:
+            raise KeyformError("not writing: no terminal to confirm on; pass --auto-approve") from None
+        if not approved:
+            raise KeyformError("pull cancelled: nothing was written")
+    for path, (_, text) in pulled.files.items():
+        write_atomically(path, text)
+    files = ", ".join(str(path) for path in pulled.files)
+    options.ui.err(f"Pulled {len(pulled.addresses)} resource(s) into {files}: the next plan shows no change for them.")
+
+
 @click.command(name="locks")
 def locks() -> None:
     """List the organisation's apply locks: id, holder, since when and until when."""
@@ -436,4 +477,4 @@ def force_unlock(lock_id: str) -> None:
     options.ui.echo(f"Released lock {lock_id}.")
 
 
-COMMANDS = [plan, apply, rotate, export, show, import_, forget, demo, locks, force_unlock]
+COMMANDS = [plan, apply, rotate, export, show, import_, forget, pull, demo, locks, force_unlock]
