@@ -105,6 +105,7 @@ def test_resource_keys_follow_a_fixed_order_and_unknown_keys_come_last():
             description: d
         credentials:
           c:
+            rotation_requested: 2026-12-01
             rotation_overlap: 1h
             rotate_after: 30d
             attributes: [a]

@@ -215,6 +215,8 @@ class ApplyExecutor:
         return ChangeResult(change, APPLIED), outcome.etag
 
     def _apply(self, change: Change, made: GeneratedSecret | None) -> ApplyOutcome:
+        if change.action == Action.FORGET:
+            return self.provider.release(change)
         if made is None:
             return self.provider.apply(change)
         return self.provider.apply_with_secret(change, made)

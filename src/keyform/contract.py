@@ -47,6 +47,7 @@ class Action(StrEnum):
     ROTATE = "rotate"  # a new secret for an existing resource
     REPLACE = "replace"  # delete and create (an immutable field changed)
     ADOPT = "adopt"  # take ownership of a live resource keyform did not create
+    FORGET = "forget"  # stop managing a live resource without deleting it (drop the ownership marker)
 
 
 SYMBOLS = {
@@ -56,6 +57,7 @@ SYMBOLS = {
     Action.ROTATE: "±",
     Action.REPLACE: "±",
     Action.ADOPT: "&",
+    Action.FORGET: "/",
 }
 
 
@@ -404,6 +406,19 @@ class Provider(ABC):
             f"{change.address}: provider {type(self).__name__} declares keyform-generated secrets but does not "
             "implement apply_with_secret: upgrade the provider package"
         )
+
+    def release(self, change: Change) -> ApplyOutcome:
+        """Carry out a forget: drop keyform's ownership marker from the live resource and leave it
+        otherwise as it is (it stays live and working; the next read sees it as not managed).
+        Providers whose read tells managed resources by a marker implement it; see `releases`."""
+        raise ProviderError(
+            f"{change.address}: provider {type(self).__name__} can't stop managing a resource without deleting it"
+        )
+
+    @classmethod
+    def releases(cls) -> bool:
+        """Whether this provider implements `release` (plans refuse a forget otherwise)."""
+        return cls.release is not Provider.release
 
     def requests_sent(self) -> int | None:
         """How many requests (HTTP calls, SDK calls, SQL queries) this provider has sent since it was

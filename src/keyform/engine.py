@@ -44,6 +44,7 @@ from keyform.ui import UI, NotInteractiveError
 from keyform.workspace import Workspace, open_workspace, register_config_secrets
 
 __all__ = [
+    "TARGETED_WARNING",
     "PlanRequest",
     "Run",
     "Settings",
@@ -58,6 +59,13 @@ __all__ = [
 ]
 
 
+TARGETED_WARNING = (
+    "Warning: a targeted plan: it covers only the targeted resources and what they need; the rest of the "
+    "desired state may not match the live state. This is for exceptional cases (recovering from a mistake, "
+    "working around a limitation), not routine use: plan the whole desired state afterwards."
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanRequest:
     """What to plan besides converging everything."""
@@ -65,6 +73,8 @@ class PlanRequest:
     targets: Collection[str] = ()  # only these addresses (and the creates they need)
     replace: Collection[str] = ()  # a new secret for these now
     allow_unsafe: bool = False  # plan even if the safety thresholds are exceeded (never the invariants)
+    forget: Collection[str] = ()  # stop managing these (undeclared) resources instead of deleting them
+    destroy: bool = False  # plan deleting every managed resource (safety checks apply)
 
 
 def load(settings: Settings) -> Workspace:
@@ -179,6 +189,8 @@ class Run:
             targets=request.targets,
             replace=request.replace,
             reissue=reissue,
+            forget=request.forget,
+            destroy=request.destroy,
             live=self.read_live(),
         )
         check_safety(
@@ -244,20 +256,22 @@ class Run:
         if not approved:
             raise KeyformError("apply cancelled: nothing was changed")
 
-    def apply(self, plan: Plan, *, dry_run: bool = False) -> ApplyReport:
-        """Carry out `plan` (with `dry_run`, walk it in apply order and change nothing); hold the lock."""
+    def apply(self, plan: Plan, *, dry_run: bool = False, parallelism: int | None = None) -> ApplyReport:
+        """Carry out `plan` (with `dry_run`, walk it in apply order and change nothing); hold the lock.
+        `parallelism`: how many changes run at once (default: the provider's `concurrency` option)."""
         if dry_run:
             progress = ApplyProgress(self.ui, len(plan.changes), bar=False)
             return DryRunExecutor(progress=progress).execute(plan)
         self.require_person(plan)
         manual = type(self.provider).needs_person  # a person makes each change: one at a time, no bar
         progress = ApplyProgress(self.ui, len(plan.changes), bar=not manual)
+        concurrency = parallelism or int(self.workspace.state.provider.options.get("concurrency", 4))
         self.journal.open()
         executor = ApplyExecutor(
             self.provider,
             self.sink(),
             self.settings.redactor,
-            concurrency=1 if manual else int(self.workspace.state.provider.options.get("concurrency", 4)),
+            concurrency=1 if manual else concurrency,
             progress=progress,
             emergency_dir=self.workspace.base_dir / ".keyform",  # 0700, ignored by git
             journal=self.journal,
@@ -320,6 +334,7 @@ def converge(
     dry_run: bool = False,
     lock_timeout: float = 0.0,
     show_plan: bool = True,
+    parallelism: int | None = None,
 ) -> ApplyReport | None:
     """Under the apply lock: plan (fresh secrets for what an interrupted apply may have lost), show
     the plan, ask for approval unless `approved`, apply. None: there was nothing to change."""
@@ -327,26 +342,37 @@ def converge(
         the_plan = run.plan(request, reissue=run.recover()).plan
         if show_plan:
             run.ui.echo(render(the_plan, "text", styled=run.ui.styled))
+        if request.targets and not request.forget and set(request.targets) != set(request.replace):
+            run.ui.err(TARGETED_WARNING)  # rotate and forget target by design: no warning
         if the_plan.empty:
             return None
         if not dry_run:
             run.require_person(the_plan)
         if not (approved or dry_run):
             run.approve(the_plan)
-        return run.apply(the_plan, dry_run=dry_run)
+        return run.apply(the_plan, dry_run=dry_run, parallelism=parallelism)
 
 
-def apply_saved(run: Run, path: Path, *, dry_run: bool = False, lock_timeout: float = 0.0) -> ApplyReport:
+def apply_saved(
+    run: Run,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    lock_timeout: float = 0.0,
+    show_plan: bool = True,
+    parallelism: int | None = None,
+) -> ApplyReport:
     """Apply exactly the plan saved at `path`, once, refusing it if it went stale (StalePlanError)."""
     the_plan, plan_id = run.saved_plan(path)
     with run.locked(timeout=0 if dry_run else lock_timeout):
         if run.recover():
             run.ui.err("Run `keyform apply` without a plan file afterwards to re-issue those secrets.")
-        run.ui.echo(render(the_plan, "text", styled=run.ui.styled))
+        if show_plan:
+            run.ui.echo(render(the_plan, "text", styled=run.ui.styled))
         if not dry_run:
             run.require_person(the_plan)
             run.applied_plans.record(plan_id)
-        return run.apply(the_plan, dry_run=dry_run)
+        return run.apply(the_plan, dry_run=dry_run, parallelism=parallelism)
 
 
 def save_plan(plan: Plan, path: Path) -> None:

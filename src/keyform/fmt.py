@@ -16,6 +16,7 @@ formatting bug can never change what a file means.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import io
 import itertools
@@ -55,6 +56,16 @@ class Formatted:
     @property
     def display(self) -> str:
         return display_path(self.path)
+
+    def diff(self) -> str:
+        """A unified diff from the text as read to the canonical form ("" if unchanged)."""
+        lines = difflib.unified_diff(
+            self.original.splitlines(keepends=True),
+            self.text.splitlines(keepends=True),
+            fromfile=self.display,
+            tofile=self.display,
+        )
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +229,11 @@ def _expand(base: Path, pattern: str) -> list[Path]:
 
 
 # --- both passes ---------------------------------------------------------------------------------
+
+
+def round_trip_yaml() -> YAML:
+    """ruamel.yaml set as `keyform fmt` writes: comments and order kept, 2-space indentation."""
+    return _yaml()
 
 
 def _yaml() -> YAML:

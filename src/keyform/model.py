@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +33,7 @@ class SecretPolicy:
 
     rotate_after: timedelta | None = None
     rotation_overlap: timedelta | None = None
+    rotation_requested: datetime | None = None  # rotate once when the newest secret is older (`rotation_requested`)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class DesiredState:
     declared: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)  # kind -> key -> attributes
     secret_policies: Mapping[str, SecretPolicy] = field(default_factory=dict)  # address -> its managed secret
     locations: Mapping[str, Location] = field(default_factory=dict)  # address -> where it is defined
+    removed: tuple[str, ...] = ()  # addresses to stop managing without deleting them (`removed:`)
     root: str = "keyform.yaml"  # path of the root file (relative paths in settings resolve beside it)
 
     def resources(self) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from keyform.apply import APPLIED, FAILED, PLANNED, SKIPPED, STALE, ApplyReport
 
 SHOWN_ADDRESSES = 5  # a summary line names this many addresses, then "and N more"
@@ -40,6 +42,32 @@ def format_report(report: ApplyReport, sink: str) -> str:
     elif not report.ok:
         lines.append("Run `keyform apply` again to finish: applied changes are not repeated.")
     return "\n".join(lines)
+
+
+def report_document(report: ApplyReport | None, sink: str) -> dict[str, Any]:
+    """The report as one JSON-ready document (None: the plan had no changes). Messages are the
+    executor's, redacted; no secret is in it."""
+    results = report.results if report is not None else []
+    statuses = (APPLIED, FAILED, STALE, SKIPPED, PLANNED)
+    return {
+        "ok": report.ok if report is not None else True,
+        "dry_run": bool(results) and all(r.status == PLANNED for r in results),
+        "counts": {status: sum(1 for r in results if r.status == status) for status in statuses},
+        "changes": [
+            {
+                "address": r.change.address,
+                "action": str(r.change.action),
+                "status": r.status,
+                "message": r.message,
+                "secret_delivered": r.secret_delivered,
+            }
+            for r in results
+        ],
+        "secrets_delivered": sum(1 for r in results if r.secret_delivered),
+        "sink": sink,
+        "stopped": report.stopped if report is not None else "",
+        "emergency_file": str(report.emergency_file) if report is not None and report.emergency_file else None,
+    }
 
 
 def _skipped_lines(report: ApplyReport) -> list[str]:

@@ -100,7 +100,7 @@ def test_a_fleet_file_names_the_targets_and_a_wrong_entry_is_one_clear_line(flee
 
 def test_plan_all_plans_every_target_and_their_plans_combine_into_one_comment(fleet: Fleet) -> None:
     plans = fleet.root.parent / "plans"
-    result = fleet.keyform("plan", "--all", "--parallelism", "2", "--detailed-exitcode", "--out", str(plans))
+    result = fleet.keyform("plan", "--all", "--jobs", "2", "--detailed-exitcode", "--out", str(plans))
     assert result.exit_code == 2, result.output
     out = result.stdout
     for name, provider in (("hr", "personio"), ("teams/a", "keyform"), ("teams/b", "keyform")):
@@ -171,9 +171,9 @@ def test_fleet_options_that_make_no_sense_are_one_line_errors(fleet: Fleet) -> N
     result = CliRunner().invoke(main, ["--config", "x.yaml", "plan", "--all"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: --config names one target's file; with a fleet, pass -C ROOT")
-    result = fleet.keyform("plan", "--all", "--parallelism", "0")
+    result = fleet.keyform("plan", "--all", "--jobs", "0")
     assert result.exit_code == 1
-    assert "Invalid value for '--parallelism': 0 is not in the range x>=1" in result.stderr
+    assert "Invalid value for '--jobs': 0 is not in the range x>=1" in result.stderr
     result = fleet.keyform("plan", "plan-a.json")
     assert result.exit_code == 1
     assert "PLANFILE arguments need --combine" in result.stderr

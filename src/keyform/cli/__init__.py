@@ -42,9 +42,11 @@ class GlobalOptions:
         """Whether text for stdout should carry ANSI styles: click would strip them anywhere but a terminal."""
         return self.ui.styled
 
-    def settings(self) -> Settings:
-        """What the engine needs: where the desired state is, the redactor, the UI."""
-        return Settings(config=self.config, directory=self.directory, redactor=self.redactor, ui=self.ui)
+    def settings(self, *, stdout_for_json: bool = False) -> Settings:
+        """What the engine needs: where the desired state is, the redactor, the UI (with
+        `stdout_for_json`, one whose output goes to stderr: stdout is kept for a JSON document)."""
+        ui = TerminalUI(self.redactor, self.color, output_to_stderr=True) if stdout_for_json else self.ui
+        return Settings(config=self.config, directory=self.directory, redactor=self.redactor, ui=ui)
 
 
 def current_options() -> GlobalOptions:

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keyform.cli import GlobalOptions, current_options
+from keyform.cli.completion import complete_address, complete_secret_address
 from keyform.cli.fleet_commands import fleet_apply, fleet_plan
 
 if TYPE_CHECKING:
     from keyform.apply import ApplyReport
+    from keyform.contract import Kind
     from keyform.engine import Run
 
 FORMATS = ("text", "json", "markdown", "junit")
@@ -50,12 +52,27 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
     "--out", "out", type=click.Path(path_type=Path), help="Save the plan to PLANFILE for `keyform apply PLANFILE`."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only plan changes for ADDR (repeatable).")
 @click.option(
-    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_address,
+    help="Only plan changes for ADDR (repeatable).",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_secret_address,
+    help="Force a new secret for this credential or API key.",
 )
 @click.option(
     "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
+)
+@click.option(
+    "--destroy", is_flag=True, help="Plan deleting every managed resource (safety checks apply; save it with --out)."
 )
 @fleet_plan
 def plan(
@@ -65,14 +82,17 @@ def plan(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     allow_unsafe: bool,
+    destroy: bool,
 ) -> None:
     """Show what apply would change (reads the live state; changes nothing)."""
     from keyform import engine
 
     options = current_options()
-    request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
+    request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe, destroy=destroy)
     with engine.session(options.settings(), prefetch=True) as run:
         result = run.plan(request)
+        if targets:
+            options.ui.err(engine.TARGETED_WARNING)
         checked = result.checked if output_format == "junit" else ()  # only junit lists what was compared
         options.ui.echo(engine.render(result.plan, output_format, checked=checked, styled=options.styled))
         if out is not None:
@@ -86,9 +106,21 @@ def plan(
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when not on a terminal).")
 @click.option(
-    "--replace", "replace", multiple=True, metavar="ADDR", help="Force a new secret for this credential or API key."
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_secret_address,
+    help="Force a new secret for this credential or API key.",
 )
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only apply changes for ADDR (repeatable).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_address,
+    help="Only apply changes for ADDR (repeatable).",
+)
 @click.option("--allow-unsafe", is_flag=True, help="Apply even if safety thresholds are exceeded.")
 @click.option("--dry-run", is_flag=True, help="Walk the plan in apply order without changing anything.")
 @click.option(
@@ -97,6 +129,18 @@ def plan(
     default=0,
     show_default=True,
     help="Seconds to wait for another apply.",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run at most N changes at once (default: the provider's concurrency option).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document of results on stdout (the plan, progress and errors go to stderr).",
 )
 @fleet_apply
 def apply(
@@ -107,19 +151,49 @@ def apply(
     allow_unsafe: bool,
     dry_run: bool,
     lock_timeout: float,
+    parallelism: int | None,
+    as_json: bool,
 ) -> None:
     """Apply the desired state (or exactly a saved PLANFILE, refusing what went stale)."""
     from keyform import engine
 
     options = current_options()
-    with engine.session(options.settings()) as run:
+    with engine.session(options.settings(stdout_for_json=as_json)) as run:
         report: ApplyReport | None
         if planfile is not None:
-            report = engine.apply_saved(run, planfile, dry_run=dry_run, lock_timeout=lock_timeout)
+            report = engine.apply_saved(
+                run,
+                planfile,
+                dry_run=dry_run,
+                lock_timeout=lock_timeout,
+                parallelism=parallelism,
+            )
         else:
             request = engine.PlanRequest(targets=targets, replace=replace, allow_unsafe=allow_unsafe)
-            report = engine.converge(run, request, approved=auto_approve, dry_run=dry_run, lock_timeout=lock_timeout)
-        _finish(options, run, report)
+            report = engine.converge(
+                run,
+                request,
+                approved=auto_approve,
+                dry_run=dry_run,
+                lock_timeout=lock_timeout,
+                parallelism=parallelism,
+            )
+        if as_json:
+            _finish_json(options, run, report)
+        else:
+            _finish(options, run, report)
+
+
+def _finish_json(options: GlobalOptions, run: Run, report: ApplyReport | None) -> None:
+    """The results as one JSON document on stdout; exit 1 unless every change applied."""
+    import json
+
+    from keyform.report import report_document
+
+    document = report_document(report, run.sink().describe())
+    options.ui.echo(json.dumps(document, indent=2))
+    if not document["ok"]:
+        sys.exit(1)
 
 
 def _finish(options: GlobalOptions, run: Run, report: ApplyReport | None) -> None:
@@ -134,7 +208,7 @@ def _finish(options: GlobalOptions, run: Run, report: ApplyReport | None) -> Non
 
 
 @click.command()
-@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...", shell_complete=complete_secret_address)
 @click.option("--auto-approve", is_flag=True, help="Rotate without asking.")
 def rotate(addresses: tuple[str, ...], auto_approve: bool) -> None:
     """New secrets for these credentials or API keys now (shortcut for `apply --replace ADDR --target ADDR`)."""
@@ -196,17 +270,186 @@ def demo(workdir: Path | None) -> None:
         raise KeyformError(f"{error}: the demo needs a fresh --workdir (or remove {database})") from None
 
 
+PLAN_FORMATS_HINT = "text, json or markdown"
+LIVE_FORMATS = ("yaml", "json")
+
+
 @click.command(name="show")
-@click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--format", "output_format", type=FormatChoice(), default="text", show_default=True)
-def show(planfile: Path, output_format: str) -> None:
-    """Render a saved plan file (no API calls)."""
+@click.argument("what", required=False, metavar="[ADDR | PLANFILE]", shell_complete=complete_address)
+@click.option(
+    "--plan",
+    "planfile",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Render this saved plan file (also: a PLANFILE argument that is an existing file).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    help="Live state: yaml (default) or json. A saved plan: text (default), json or markdown.",
+)
+def show(what: str | None, planfile: Path | None, output_format: str | None) -> None:
+    """Show the live state of ADDR, or of every resource (never a secret); or render a saved plan."""
+    if planfile is None and what is not None and Path(what).is_file():
+        planfile = Path(what)  # `keyform show PLANFILE`, as before: an existing file is a plan, never an address
+    elif planfile is not None and what is not None:
+        raise click.UsageError("give an address or --plan FILE, not both")
+    if planfile is not None:
+        _show_plan(planfile, output_format or "text")
+    else:
+        _show_live(what, output_format or "yaml")
+
+
+def _show_plan(planfile: Path, output_format: str) -> None:
     from keyform import engine
 
     if output_format == "junit":
         raise click.UsageError("junit needs the live state: use `keyform plan --format junit`")
+    if output_format == "yaml":
+        raise click.UsageError(f"a saved plan renders as {PLAN_FORMATS_HINT}, not yaml")
+    FormatChoice().convert(output_format, None, click.get_current_context())
     options = current_options()
     options.ui.echo(engine.render(engine.read_plan(planfile), output_format, styled=options.styled))
+
+
+def _show_live(address: str | None, output_format: str) -> None:
+    import json
+
+    from keyform import engine, live
+
+    if output_format not in LIVE_FORMATS:
+        raise click.UsageError(f"the live state shows as yaml or json, not {output_format}")
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        kinds = type(run.provider).kinds
+        state = run.read_live()
+        if address is None:
+            addresses = live.every_address(kinds, state)
+        else:
+            addresses = [live.find(kinds, state, address, command="show")[1]]
+        target = run.provider.describe()
+    if output_format == "json":
+        document = {"target": target, "resources": live.resources_json(kinds, state, addresses)}
+        options.ui.echo(json.dumps(document, indent=2, sort_keys=False))
+        return
+    if address is not None:
+        resource = state[addresses[0]]
+        adopt = f"not managed by keyform (adopt it: keyform import {address})"
+        owner = "managed by keyform" if resource.managed else adopt
+        options.ui.echo(f"# {addresses[0]}: {owner}; id {resource.id}")
+    options.ui.echo(live.dump(live.document(kinds, state, addresses)), nl=False)
+
+
+@click.command(name="import")
+@click.argument("address", metavar="ADDR")
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Add the resource to this desired-state file (comments and order kept) instead of printing it.",
+)
+def import_(address: str, into: Path | None) -> None:
+    """Adopt one live resource: print its desired-state YAML to paste, or add it to a file with --into.
+
+    The next plan shows it as an adopt; applying that marks it as managed by keyform.
+    """
+    from keyform import engine, live
+    from keyform.errors import KeyformError
+
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        kinds = type(run.provider).kinds
+        state = run.read_live()
+        kind, found = live.find(kinds, state, address, command="import")
+        location = run.workspace.state.locations.get(found)
+        if found in run.workspace.state.resource_map:
+            where = f" at {location}" if location is not None else ""
+            raise KeyformError(f"import {address}: already declared{where}: nothing to import")
+        resource = state[found]
+    spec = live.spec_of(kind, resource)
+    adopt = "an adopt (managed by keyform once applied)"
+    next_plan = "no change (it is managed already)" if resource.managed else adopt
+    if into is None:
+        options.ui.echo(live.dump(live.document(kinds, state, [found])), nl=False)
+        options.ui.err(f"Paste this into a desired-state file (or use --into FILE); the next plan shows {next_plan}.")
+        return
+    _import_into(options, into, kind, found, spec)
+    options.ui.err(f"Added {found} to {into}: the next plan shows {next_plan}.")
+
+
+def _import_into(options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any]) -> None:
+    """Add the entry to `into`; restore the file unless the desired state then loads and declares it."""
+    from keyform import engine, live
+    from keyform.edit import added
+    from keyform.errors import KeyformError
+    from keyform.fmt import write_atomically
+
+    original = into.read_text(encoding="utf-8")
+    write_atomically(into, added(into, kind, live.name_of(kind, address), spec))
+    try:
+        declared = address in engine.load(options.settings()).state.resource_map
+    except KeyformError:
+        write_atomically(into, original)
+        raise
+    if not declared:
+        write_atomically(into, original)
+        raise KeyformError(f"import {address}: {into} is not part of the desired state: include it from the root file")
+
+
+@click.command(name="forget")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.option("--auto-approve", is_flag=True, help="Forget without asking.")
+def forget(addresses: tuple[str, ...], auto_approve: bool) -> None:
+    """Stop managing ADDR without deleting it: its ownership marker is dropped, it stays live.
+
+    Remove ADDR from the desired state first (else the next plan adopts it again).
+    """
+    from keyform import engine
+
+    options = current_options()
+    request = engine.PlanRequest(targets=addresses, forget=addresses)
+    with engine.session(options.settings()) as run:
+        _finish(options, run, engine.converge(run, request, approved=auto_approve))
+
+
+@click.command(name="pull")
+@click.option("--auto-approve", is_flag=True, help="Write without asking (needed when not on a terminal).")
+def pull(auto_approve: bool) -> None:
+    """Accept drift: write live values of declared, managed resources into the desired-state files.
+
+    Shows the diff of each file first; comments and layout are kept.
+    """
+    import difflib
+
+    from keyform import engine
+    from keyform.errors import KeyformError
+    from keyform.fmt import write_atomically
+    from keyform.pull import pull as pull_live
+    from keyform.ui import NotInteractiveError
+
+    options = current_options()
+    with engine.session(options.settings(), prefetch=True) as run:
+        pulled = pull_live(run.workspace.state, run.read_live(), type(run.provider).kinds)
+    for path, (original, text) in pulled.files.items():
+        lines = difflib.unified_diff(
+            original.splitlines(keepends=True), text.splitlines(keepends=True), str(path), str(path)
+        )
+        options.ui.echo("".join(lines), nl=False)
+    if pulled.left:
+        options.ui.err(f"Left as declared (edit them by hand): {', '.join(pulled.left)}")
+    if not pulled.files:
+        options.ui.echo("No drift to pull: the desired state matches the live state.")
+        return
+    if not auto_approve:
+        try:
+            approved = options.ui.confirm("Write these live values into the desired state? Only 'yes' is accepted")
+        except NotInteractiveError:
+            raise KeyformError("not writing: no terminal to confirm on; pass --auto-approve") from None
+        if not approved:
+            raise KeyformError("pull cancelled: nothing was written")
+    for path, (_, text) in pulled.files.items():
+        write_atomically(path, text)
+    files = ", ".join(str(path) for path in pulled.files)
+    options.ui.err(f"Pulled {len(pulled.addresses)} resource(s) into {files}: the next plan shows no change for them.")
 
 
 @click.command(name="locks")
@@ -237,4 +480,4 @@ def force_unlock(lock_id: str) -> None:
     options.ui.echo(f"Released lock {lock_id}.")
 
 
-COMMANDS = [plan, apply, rotate, export, show, demo, locks, force_unlock]
+COMMANDS = [plan, apply, rotate, export, show, import_, forget, pull, demo, locks, force_unlock]

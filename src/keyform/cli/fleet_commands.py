@@ -21,7 +21,7 @@ from keyform.cli import current_options
 if TYPE_CHECKING:
     from keyform.fleet import Outcome, Target
 
-FLEET_OPTIONS = ("all_targets", "parallelism", "combine", "plan_files")
+FLEET_OPTIONS = ("all_targets", "jobs", "combine", "plan_files")
 PLAN_CODES = {0: "no changes", 2: "changes"}  # `plan --detailed-exitcode`; anything else failed
 
 
@@ -163,16 +163,21 @@ def _combine(plan_files: Sequence[Path], detailed_exitcode: bool) -> None:
 
 
 def fleet_plan(command: Callable[..., None]) -> Callable[..., None]:
-    """`plan` with --all, --parallelism and --combine PLANFILE...; without them, `command` itself."""
+    """`plan` with --all, --jobs and --combine PLANFILE...; without them, `command` itself."""
 
     @click.option("--all", "all_targets", is_flag=True, help="Plan every target below here (see `keyform targets`).")
-    @click.option("--parallelism", type=click.IntRange(min=1), default=4, show_default=True, help="Targets at once.")
+    @click.option(
+        "--jobs",
+        "jobs",
+        type=click.IntRange(min=1),
+        default=4,
+        show_default=True,
+        help="With --all: targets at once.",
+    )
     @click.option("--combine", is_flag=True, help="Merge saved PLANFILEs into one Markdown review (no API calls).")
     @click.argument("plan_files", nargs=-1, metavar="[PLANFILE]...", type=click.Path(path_type=Path, dir_okay=False))
     @functools.wraps(command)
-    def wrapper(
-        all_targets: bool, parallelism: int, combine: bool, plan_files: tuple[Path, ...], **kwargs: Any
-    ) -> None:
+    def wrapper(all_targets: bool, jobs: int, combine: bool, plan_files: tuple[Path, ...], **kwargs: Any) -> None:
         ctx = click.get_current_context()
         if combine and all_targets:
             raise click.UsageError("--combine reads saved plan files; --all plans live: use one")
@@ -181,7 +186,7 @@ def fleet_plan(command: Callable[..., None]) -> Callable[..., None]:
         elif plan_files:
             raise click.UsageError("PLANFILE arguments need --combine")
         elif all_targets:
-            _plan_all(ctx, parallelism, kwargs.get("out"), kwargs.get("detailed_exitcode", False))
+            _plan_all(ctx, jobs, kwargs.get("out"), kwargs.get("detailed_exitcode", False))
         else:
             command(**kwargs)
 
@@ -189,12 +194,19 @@ def fleet_plan(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def fleet_apply(command: Callable[..., None]) -> Callable[..., None]:
-    """`apply` with --all and --parallelism; without them, `command` itself."""
+    """`apply` with --all and --jobs; without them, `command` itself."""
 
     @click.option("--all", "all_targets", is_flag=True, help="Apply every target below here, side by side.")
-    @click.option("--parallelism", type=click.IntRange(min=1), default=4, show_default=True, help="Targets at once.")
+    @click.option(
+        "--jobs",
+        "jobs",
+        type=click.IntRange(min=1),
+        default=4,
+        show_default=True,
+        help="With --all: targets at once.",
+    )
     @functools.wraps(command)
-    def wrapper(all_targets: bool, parallelism: int, **kwargs: Any) -> None:
+    def wrapper(all_targets: bool, jobs: int, **kwargs: Any) -> None:
         if not all_targets:
             command(**kwargs)
             return
@@ -207,7 +219,7 @@ def fleet_apply(command: Callable[..., None]) -> Callable[..., None]:
                 "--all applies targets side by side and can't ask for each: review `keyform plan --all`, then pass "
                 "--auto-approve"
             )
-        outcomes = _run_fleet(click.get_current_context(), "apply", lambda target: [], parallelism)
+        outcomes = _run_fleet(click.get_current_context(), "apply", lambda target: [], jobs)
         if any(outcome.code != 0 for outcome in outcomes):
             sys.exit(1)
 

@@ -21,22 +21,25 @@ def watched() -> bool:
 
 @dataclass
 class TerminalUI:
-    """Prints through `redactor`; `color` None: styles on a terminal only, False: never."""
+    """Prints through `redactor`; `color` None: styles on a terminal only, False: never.
+    `output_to_stderr`: the output goes to stderr too (stdout is kept for one JSON document)."""
 
     redactor: Redactor
     color: bool | None = None
+    output_to_stderr: bool = False
 
     @property
     def styled(self) -> bool:
-        """Whether text for stdout should carry ANSI styles: click would strip them anywhere but a terminal."""
-        return self.color is not False and sys.stdout is not None and sys.stdout.isatty()
+        """Whether text for the output should carry ANSI styles: click would strip them anywhere but a terminal."""
+        stream = sys.stderr if self.output_to_stderr else sys.stdout
+        return self.color is not False and stream is not None and stream.isatty()
 
     @property
     def interactive(self) -> bool:
         return sys.stdin is not None and sys.stdin.isatty()
 
     def echo(self, text: str = "", *, nl: bool = True) -> None:
-        click.echo(self.redactor.redact(text), nl=nl, color=self.color)
+        click.echo(self.redactor.redact(text), nl=nl, color=self.color, err=self.output_to_stderr)
 
     def err(self, text: str = "", *, nl: bool = True) -> None:
         click.echo(self.redactor.redact(text), err=True, nl=nl, color=self.color)
@@ -70,7 +73,7 @@ class TerminalUI:
 
 @dataclass
 class _Lines:
-    """A line per step on stdout, for logs and CI."""
+    """A line per step on the output, for logs and CI."""
 
     ui: TerminalUI
 

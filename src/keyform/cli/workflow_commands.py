@@ -16,8 +16,9 @@ from keyform.cli import current_options
     is_flag=True,
     help="Also sort roles, users and credentials by name (default: keep the order they are written in).",
 )
+@click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff of each change (with --check: only show).")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
-def fmt(check: bool, sort_names: bool, files: tuple[Path, ...]) -> None:
+def fmt(check: bool, sort_names: bool, show_diff: bool, files: tuple[Path, ...]) -> None:
     """Format FILES, or keyform.yaml and every file it includes, in canonical form (comments kept)."""
     from keyform.config.root import find_root
     from keyform.fmt import format_files, format_tree, write_atomically
@@ -30,6 +31,8 @@ def fmt(check: bool, sort_names: bool, files: tuple[Path, ...]) -> None:
         results = format_tree(find_root(options.config, options.directory), sort_names=sort_names)
     changed = [result for result in results if result.changed]
     for result in changed:
+        if show_diff:
+            options.ui.echo(result.diff(), nl=False)
         if check:
             options.ui.echo(f"would reformat {result.display}")
         else:

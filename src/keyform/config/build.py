@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ def build_state(
         declared=declared,
         secret_policies=policies,
         locations=DefinedAt(merged, paths),
+        removed=tuple(_addresses(data.get("removed", []), kinds)),
         root=str(root.resolve()),
     )
 
@@ -89,9 +90,14 @@ def secret_policy(kind: Kind, spec: Mapping[str, Any]) -> SecretPolicy | None:
     if secret.optional and settings.get("enabled", True) is False:
         return None
     rotate_after, overlap = settings.get("rotate_after"), settings.get("rotation_overlap")
-    if rotate_after is None and overlap is None:
+    requested = settings.get("rotation_requested")
+    if rotate_after is None and overlap is None and requested is None:
         return _NO_POLICY
-    return SecretPolicy(rotate_after=_duration(rotate_after), rotation_overlap=_duration(overlap))
+    return SecretPolicy(
+        rotate_after=_duration(rotate_after),
+        rotation_overlap=_duration(overlap),
+        rotation_requested=_date(requested),
+    )
 
 
 class DefinedAt(Mapping[str, Location]):
@@ -117,17 +123,30 @@ def _plugin(options: Mapping[str, Any], merged: Document, section: str) -> Plugi
     return PluginConfig(type=options["type"], options=rest, location=location)
 
 
-def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
-    protect = []
-    for entry in spec.get("protect", []):
+def _addresses(entries: Sequence[str], kinds: Sequence[Kind]) -> list[str]:
+    """Addresses as written -> as keyed (emails compare case-insensitively)."""
+    result = []
+    for entry in entries:
         section, _, name = entry.partition("/")
-        protect.append(address(kinds, section, name) if name else entry)
+        result.append(address(kinds, section, name) if name else entry)
+    return result
+
+
+def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:
+    protect = _addresses(spec.get("protect", []), kinds)
     return Safety(
         max_delete_fraction=float(spec.get("max_delete_fraction", Safety.max_delete_fraction)),
         unmanaged=spec.get("unmanaged", Safety.unmanaged),
         protect=tuple(protect),
         unmanaged_is_drift=spec.get("unmanaged_is_drift", Safety.unmanaged_is_drift),
     )
+
+
+def _date(text: str | None) -> datetime | None:
+    """A `YYYY-MM-DD` (the start of that day) or `YYYY-MM-DDTHH:MM[:SS]Z` (schema-checked), UTC."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).replace(tzinfo=UTC)
 
 
 def _duration(text: str | None) -> timedelta | None:

@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     import jsonschema
 
 DURATION_PATTERN = "^[0-9]+[smhdw]$"
+MOMENT_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z)?$"  # e.g. rotation_requested (UTC)
 ENVREF_PATTERN = "^\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\}$"
 DEFAULT_PROVIDER = "keyform"  # the built-in provider: `keyform schema` outside a project, and tests
 
 _PATTERN_HINTS = {
     DURATION_PATTERN: "is not a duration: use a whole number and a unit (s, m, h, d or w), e.g. 90d",
     SIZE_PATTERN: "is not a size: use a whole number and KiB, MiB or GiB, e.g. 20MiB",
+    MOMENT_PATTERN: "is not a UTC date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-01",
 }
 _KINDS = {
     "object": "a mapping",
@@ -108,6 +110,7 @@ def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     protect = defs["safety"]["properties"]["protect"]
     protect["items"]["pattern"] = address_pattern(kinds)
     protect["description"] = f"Addresses ({', '.join(forms)}) never deleted, disabled or demoted."
+    defs["removed"]["items"]["pattern"] = address_pattern(kinds)
     for kind in kinds:
         properties[kind.name] = {"$ref": f"#/$defs/{kind.name}"}
         if kind.singleton:

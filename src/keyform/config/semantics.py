@@ -62,6 +62,7 @@ class _Checker:
             for where, message, key in self.provider.check_document(self.data):
                 self.add(where, message, key=key)
         self.check_protect()
+        self.check_removed()
         self.check_unmanaged_drift()
         self.check_max_file_size()
         return self.problems
@@ -156,6 +157,28 @@ class _Checker:
                 self.add(
                     ("safety", "protect", index),
                     f"safety.protect names {printable(entry)} which is not declared{hint}",
+                )
+
+    def check_removed(self) -> None:
+        """An address under `removed:` must not be declared too (the plan would adopt and forget it)."""
+        removed = self.data.get("removed")
+        if not self.complete or not removed:
+            return
+        for index, entry in _items(removed):
+            if not isinstance(entry, str) or "/" not in entry:
+                continue  # the schema reports it
+            section, _, name = entry.partition("/")
+            normal = address(self.kinds, section, name)
+            if (
+                name
+                and self.kinds
+                and kind_of(self.kinds, section)
+                and normal.partition("/")[2] in self.names.get(section, ())
+            ):
+                self.add(
+                    ("removed", index),
+                    f"removed lists {printable(entry)}, which is still declared under {section}: delete one of them "
+                    "(removed stops managing a resource you no longer declare)",
                 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from keyform import __version__
 from keyform.contract import Action, Change, Kind, LiveResource, Provider, Risk, Step
-from keyform.errors import AddressError
+from keyform.errors import AddressError, KeyformError
 from keyform.model import DesiredState
 from keyform.plan.access import IdentityAccess, UnmanagedAccess, effective_access, unmanaged_access
 from keyform.plan.diff import diff
@@ -44,17 +45,36 @@ def make_plan(
     targets: Collection[str] = (),
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
+    forget: Collection[str] = (),
+    destroy: bool = False,
     now: datetime | None = None,
     live: Mapping[str, LiveResource] | None = None,
 ) -> PlanResult:
-    """Read the live state once (unless given, already read) and build the Plan to the desired state."""
+    """Read the live state once (unless given, already read) and build the Plan to the desired state
+    (with `destroy`: to no managed resource at all, every managed one deleted; singletons stay)."""
+    if destroy:
+        state = dataclasses.replace(state, declared={}, secret_policies={}, locations={})
     _check_addresses(state, targets, replace)
     now = now or datetime.now(UTC)
     live = provider.read() if live is None else live
+    if forget:
+        _check_forget(state, provider, forget, live)
+    if state.removed and not type(provider).releases():
+        raise KeyformError(f"removed: {provider.describe()} can't stop managing without deleting: delete the entries")
+    forget = {*forget, *state.removed}  # `removed:` entries: forgotten when live and managed, else nothing
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
     kinds = type(provider).kinds
-    result = diff(state, live, kinds, replace=set(replace), reissue=set(reissue), now=now)
+    result = diff(
+        state,
+        live,
+        kinds,
+        replace=set(replace),
+        reissue=set(reissue),
+        forget=set(forget),
+        removed_reason="destroy: every managed resource is deleted" if destroy else "removed from the desired state",
+        now=now,
+    )
     changes = [_with_live_secret(change, live) for change in result.changes]
     if changes:
         referenced = _referenced(kinds)
@@ -75,6 +95,8 @@ def make_plan(
         "keyform_version": __version__,
         "targets": sorted(targets),
         "replace": sorted(replace),
+        **({"forget": sorted(forget)} if forget else {}),
+        **({"destroy": True} if destroy else {}),
     }
     plan = Plan.from_changes(
         changes,
@@ -138,6 +160,25 @@ def _check_addresses(state: DesiredState, targets: Collection[str], replace: Col
         problem = secret_problem(state, address, verb="replace")
         if problem:
             raise AddressError("replace", address, problem)
+
+
+def _check_forget(
+    state: DesiredState, provider: Provider, forget: Collection[str], live: Mapping[str, LiveResource]
+) -> None:
+    """Each address to forget is live and no longer declared (else the next plan adopts it again),
+    and the provider can drop its ownership marker."""
+    for address in sorted(forget):
+        if not type(provider).releases():
+            raise KeyformError(f"forget {address}: {provider.describe()} can't stop managing without deleting")
+        if address in state.resource_map:
+            location = state.locations.get(address)
+            where = f" at {location}" if location is not None else ""
+            raise KeyformError(
+                f"forget {address}: still declared{where}: remove it from the desired state first "
+                "(else the next plan adopts it again)"
+            )
+        if address not in live:
+            raise KeyformError(f"forget {address}: no such resource in the live state{did_you_mean(address, live)}")
 
 
 def _check_targets_exist(targets: Collection[str], declared: Collection[str], live: Collection[str]) -> None:

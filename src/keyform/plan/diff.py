@@ -26,12 +26,15 @@ def diff(
     *,
     replace: Collection[str] = (),
     reissue: Collection[str] = (),
+    forget: Collection[str] = (),
+    removed_reason: str = "removed from the desired state",
     now: datetime,
 ) -> DiffResult:
     """Compare every declared resource with its live counterpart, then every undeclared live one.
 
     `replace` forces a new secret (--replace); `reissue` forces one at once, revoking the current
-    secret, for resources whose secret an interrupted apply may not have delivered.
+    secret, for resources whose secret an interrupted apply may not have delivered. A managed,
+    undeclared resource in `forget` is forgotten (left live, ownership marker dropped), not deleted.
     """
     specs = {spec.name: spec for spec in kinds}
     desired = state.resource_map
@@ -57,8 +60,10 @@ def diff(
         spec = specs.get(address.split("/", 1)[0])
         if spec is None or spec.singleton:
             continue
-        if current.managed:
-            changes.append(_delete(current, "removed from the desired state"))
+        if current.managed and address in forget:
+            changes.append(_forget(current))
+        elif current.managed:
+            changes.append(_delete(current, removed_reason))
         elif state.safety.unmanaged == "delete":
             changes.append(_delete(current, "not managed by keyform (safety.unmanaged: delete)"))
         elif state.safety.unmanaged == "report":
@@ -105,7 +110,11 @@ def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str,
 def _scheduled(state: DesiredState) -> set[str]:
     """Addresses whose secret has a `rotate_after`: with one live secret and no --replace or reissue,
     only these can need a rotation, so only these need the date arithmetic."""
-    return {address for address, policy in state.secret_policies.items() if policy.rotate_after is not None}
+    return {
+        address
+        for address, policy in state.secret_policies.items()
+        if policy.rotate_after is not None or policy.rotation_requested is not None
+    }
 
 
 def _rotation(
@@ -124,13 +133,14 @@ def _rotation(
         return None  # keyform does not manage this secret
     overlapping = spec.secret.rotation == Rotation.OVERLAP
     rotate_after, overlap = policy.rotate_after, policy.rotation_overlap if overlapping else None
+    requested = policy.rotation_requested
     newest = current.secrets[-1]
     if address in reissue:  # none of the live secrets is known to be held: issue one, revoke all others
         change = _rotate(
             current, wanted, "reissue", "its secret may not have been delivered (interrupted apply)", newest.id
         )
         return change._replace(details={**change.details, "old_secrets": [s.id for s in current.secrets]})
-    if rotate_after is None and address not in replace and len(current.secrets) == 1:
+    if rotate_after is None and requested is None and address not in replace and len(current.secrets) == 1:
         return None  # nothing can call for a rotation: decided before any date arithmetic
     age = now - newest.created_at
     if overlapping and len(current.secrets) > 1:
@@ -142,6 +152,8 @@ def _rotation(
         return None
     if address in replace:
         reason = "forced by --replace"
+    elif requested is not None and newest.created_at < requested <= now:
+        reason = f"rotation requested for {_when(requested)} (rotation_requested)"
     elif rotate_after is not None and age > rotate_after:
         reason = f"secret is {_days(age)} old (rotate_after {format_duration(rotate_after)})"
     else:
@@ -174,6 +186,19 @@ def _rotate(
 
 def _delete(current: LiveResource, reason: str) -> Change:
     return Change(Action.DELETE, current.address, dict(current.attributes), None, current.id, current.etag, reason)
+
+
+def _forget(current: LiveResource) -> Change:
+    attributes = dict(current.attributes)
+    reason = "keyform stops managing it; it stays live, unchanged"
+    return Change(Action.FORGET, current.address, attributes, attributes, current.id, current.etag, reason)
+
+
+def _when(moment: datetime) -> str:
+    """A requested moment as written: the date alone at midnight UTC, else date and time."""
+    if moment.hour == moment.minute == moment.second == 0:
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _days(age: timedelta) -> str:

@@ -21,6 +21,7 @@ _ACTION_ORDER = {
     Action.UPDATE: 3,
     Action.ROTATE: 4,
     Action.DELETE: 5,
+    Action.FORGET: 6,
 }
 
 

@@ -52,7 +52,7 @@ def render_markdown(plan: Plan, *, max_chars: int = COMMENT_LIMIT - 1_536) -> st
     out += ["| action | count |", "|---|---:|"]
     out += [
         f"| {action} | {summary[action]} |"
-        for action in ("create", "update", "delete", "rotate", "replace", "adopt")
+        for action in ("create", "update", "delete", "rotate", "replace", "adopt", "forget")
         if summary[action]
     ]
     out.append("")

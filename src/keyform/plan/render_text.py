@@ -20,6 +20,7 @@ _COLOURS = {
     Action.ROTATE: "cyan",
     Action.REPLACE: "magenta",
     Action.ADOPT: "blue",
+    Action.FORGET: "blue",
 }
 
 

@@ -102,6 +102,8 @@ def _risks(
     action, address, before, after = change.action, change.address, change.before, change.after
     if action == Action.ROTATE:
         return provider.rotation_risks(change)
+    if action == Action.FORGET:
+        return []  # nothing changes but who manages it
     kind = kind_of(type(provider), change.kind)
     if action == Action.DELETE:
         return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}")]

@@ -45,7 +45,12 @@ def attribute_rows(change: Change) -> list[tuple[str, str | None, str | None]]:
 
 def summary_line(summary: Mapping[str, int]) -> str:
     parts = [f"{summary['create']} to create", f"{summary['update']} to update", f"{summary['delete']} to delete"]
-    for key, word in (("rotate", "to rotate"), ("replace", "to replace"), ("adopt", "to adopt")):
+    for key, word in (
+        ("rotate", "to rotate"),
+        ("replace", "to replace"),
+        ("adopt", "to adopt"),
+        ("forget", "to forget"),
+    ):
         if summary[key]:
             parts.append(f"{summary[key]} {word}")
     text = "Plan: " + ", ".join(parts) + "."

@@ -197,7 +197,7 @@ def kinds() -> tuple[Kind, ...]:
                 "archived",
                 "api_key",
             ),
-            nested_order={"api_key": ("enabled", "rotate_after")},
+            nested_order={"api_key": ("enabled", "rotate_after", "rotation_requested")},
         ),
         Kind(
             name="credentials",
@@ -219,6 +219,7 @@ def kinds() -> tuple[Kind, ...]:
                 "attributes",
                 "rotate_after",
                 "rotation_overlap",
+                "rotation_requested",
             ),
             list_order={"permissions": LEVELS},
         ),

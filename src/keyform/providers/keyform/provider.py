@@ -280,6 +280,21 @@ class KeyformProvider(Provider):
         except ApiResponseError as error:
             return self._settle(change, error)
 
+    def release(self, change: Change) -> ApplyOutcome:
+        """Forget: clear `managed_by`, leave everything else as it is."""
+        path = f"{COLLECTIONS[change.kind]}/{change.id}"
+        try:
+            patched = self.client.request_json(
+                "PATCH", path, what=change.address, json={"managed_by": None}, if_match=change.etag
+            )
+        except ApiResponseError as error:
+            if error.status == 404:
+                raise StaleChangeError(change.address, "it was deleted outside this plan") from None
+            if error.status == 412:
+                raise StaleChangeError(change.address, "it was modified since the plan") from None
+            raise
+        return ApplyOutcome(etag=patched.get("etag"))
+
     def _apply_role(self, change: Change) -> ApplyOutcome:
         if change.action == Action.CREATE:
             body = {"name": change.name, **(change.after or {}), "managed_by": MANAGED_BY}
