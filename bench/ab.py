@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import BENCH, measure, start_server
+from run import BENCH, compile_keyform, measure, start_server
 from seed import seed, write_config
 
 
@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     variants = dict(item.split("=", 1) for item in args.variants)
+    for src in variants.values():
+        compile_keyform(Path(src) / "keyform")
     root = Path(tempfile.mkdtemp(prefix="keyform-ab-"))
     server = start_server(root)
     try:

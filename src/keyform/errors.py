@@ -45,10 +45,11 @@ class ConfigError(KeyformError):
 
 
 class RootNotFoundError(ConfigError):
-    """No root desired-state file where one was looked for (`directory`)."""
+    """No root desired-state file (`file_name`) where one was looked for (`directory`)."""
 
-    def __init__(self, message: str, *, directory: Path):
+    def __init__(self, message: str, *, directory: Path, file_name: str):
         self.directory = directory
+        self.file_name = file_name
         super().__init__([Problem(None, message)])
 
 

@@ -6,7 +6,6 @@ flag a user passes instead.
 
 from __future__ import annotations
 
-from keyform.config.root import ROOT_NAME
 from keyform.errors import (
     AddressError,
     ApprovalNeededError,
@@ -24,7 +23,7 @@ def user_message(error: KeyformError) -> str:
     if isinstance(error, UnsafePlanError):
         return f"{error}{_unsafe_hint(error)}"
     if isinstance(error, RootNotFoundError):
-        return f"no {ROOT_NAME} in {error.directory} (create one, or pass --config FILE)"
+        return f"no {error.file_name} in {error.directory} (create one, or pass --config FILE)"
     if isinstance(error, AddressError):
         return f"--{error.setting} {error.address}: {error.problem}"
     if isinstance(error, ApprovalNeededError):

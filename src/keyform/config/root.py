@@ -22,5 +22,6 @@ def find_root(config: Path | None = None, directory: Path | None = None) -> Path
     base = directory if directory is not None else Path(".")
     path = base / ROOT_NAME
     if not path.is_file():
-        raise RootNotFoundError(f"no {ROOT_NAME} in {base.resolve()} (create one)", directory=base.resolve())
+        message = f"no {ROOT_NAME} in {base.resolve()} (create one)"
+        raise RootNotFoundError(message, directory=base.resolve(), file_name=ROOT_NAME)
     return path

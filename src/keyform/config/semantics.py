@@ -52,9 +52,10 @@ class _Checker:
         for kind in self.kinds:
             if kind.singleton:
                 continue
+            references = self.references(kind)
             for name, resource in _mapping(self.data.get(kind.name)).items():
                 path, resource = (kind.name, name), _mapping(resource)
-                for attribute, target in kind.references.items():
+                for attribute, target in references:
                     self.check_refs((*path, attribute), resource.get(attribute), target)
                 if kind.secret is not None:
                     self.check_secret_policy(path, resource, kind.secret.policy_path)
@@ -99,12 +100,16 @@ class _Checker:
                 f" {GROUP} entry point group)",
             )
 
-    def check_refs(self, path: DataPath, value: Any, target_name: str) -> None:
-        target = kind_of(self.kinds, target_name)
-        if not self.complete or target is None:
-            return
-        declared = self.names.get(target_name, set())
-        where = dotted(path[:2])
+    def references(self, kind: Kind) -> list[tuple[str, Kind]]:
+        """The attributes of `kind` that name resources of another kind, and that kind; none when
+        not every declaration was loaded (a reference could name one in a file that failed)."""
+        if not self.complete:
+            return []
+        found = ((attribute, kind_of(self.kinds, name)) for attribute, name in kind.references.items())
+        return [(attribute, target) for attribute, target in found if target is not None]
+
+    def check_refs(self, path: DataPath, value: Any, target: Kind) -> None:
+        declared = self.names.get(target.name, set())
         items = _items(value) if isinstance(value, list) else ([(None, value)] if value is not None else [])
         for index, name in items:
             if isinstance(name, str) and target.key(name) not in declared:
@@ -112,7 +117,7 @@ class _Checker:
                     "" if declared else f" (no {target.name} are declared under {target.name}:)"
                 )
                 at = path if index is None else (*path, index)
-                self.add(at, f"{where}: unknown {target.noun or target.name} {quote(name)}{hint}")
+                self.add(at, f"{dotted(path[:2])}: unknown {target.noun or target.name} {quote(name)}{hint}")
 
     def check_secret_policy(self, path: DataPath, resource: dict[str, Any], policy_path: tuple[str, ...]) -> None:
         settings = resource

@@ -11,10 +11,6 @@ from dataclasses import dataclass
 
 from keyform.errors import KeyformError
 from keyform.plan.plan import Plan
-from keyform.plan.render_json import render_json
-from keyform.plan.render_junit import render_junit
-from keyform.plan.render_markdown import render_markdown
-from keyform.plan.render_text import render_text
 from keyform.plugins import Registry
 
 
@@ -29,25 +25,9 @@ class View:
 Renderer = Callable[[Plan, View], str]
 
 
-def text(plan: Plan, view: View) -> str:
-    return render_text(plan, styled=view.styled)
-
-
-def json(plan: Plan, view: View) -> str:
-    return render_json(plan)
-
-
-def markdown(plan: Plan, view: View) -> str:
-    return render_markdown(plan)
-
-
-def junit(plan: Plan, view: View) -> str:
-    return render_junit(plan, view.checked)
-
-
-RENDERERS = Registry(
+RENDERERS = Registry(  # each built-in renderer in its own module, imported when its format is asked for
     group="keyform.renderers",
-    built_in={name: f"keyform.plan.render:{name}" for name in ("text", "json", "markdown", "junit")},
+    built_in={name: f"keyform.plan.render_{name}:{name}" for name in ("text", "json", "markdown", "junit")},
     unknown=lambda name, known: KeyformError(f"plan format {name!r} is unknown: use {', '.join(known)}"),
     broken=lambda name, error: KeyformError(f"plan format {name!r} failed to load ({error}): reinstall it"),
 )

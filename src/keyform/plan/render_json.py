@@ -9,6 +9,7 @@ from __future__ import annotations
 import orjson
 
 from keyform.plan.plan import Plan
+from keyform.plan.render import View
 
 
 def plan_json(plan: Plan) -> bytes:
@@ -18,3 +19,8 @@ def plan_json(plan: Plan) -> bytes:
 
 def render_json(plan: Plan) -> str:
     return plan_json(plan).decode("utf-8")
+
+
+def json(plan: Plan, view: View) -> str:
+    """The `json` format as a renderer (`keyform.plan.render.RENDERERS`)."""
+    return render_json(plan)

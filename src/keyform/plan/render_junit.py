@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 from keyform.contract import Change
 from keyform.plan.plan import Plan
+from keyform.plan.render import View
 from keyform.plan.values import attribute_rows
 
 
@@ -40,3 +41,8 @@ def render_junit(plan: Plan, addresses: Iterable[str]) -> str:
     suite.set("skipped", str(len(plan.unmanaged)))
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
+
+
+def junit(plan: Plan, view: View) -> str:
+    """The `junit` format as a renderer (`keyform.plan.render.RENDERERS`)."""
+    return render_junit(plan, view.checked)

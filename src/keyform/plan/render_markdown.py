@@ -8,6 +8,7 @@ from keyform.contract import SYMBOLS, Change, RiskCategory
 from keyform.plan.access import Grant, IdentityAccess
 from keyform.plan.checklist import markdown_lines
 from keyform.plan.plan import Plan
+from keyform.plan.render import View
 from keyform.plan.review import review
 from keyform.plan.values import attribute_rows, rotation_note, summary_line
 
@@ -213,3 +214,8 @@ def unmanaged_lines(plan: Plan) -> list[str]:
         holds = f" holds {_grants(found.holds) or 'nothing'}" if found is not None else ""
         out.append(f"- `{address}`{holds}{' — counts as drift' if address in drift else ''}")
     return [*out, ""]
+
+
+def markdown(plan: Plan, view: View) -> str:
+    """The `markdown` format as a renderer (`keyform.plan.render.RENDERERS`)."""
+    return render_markdown(plan)

@@ -11,6 +11,7 @@ from keyform.contract import SYMBOLS, Action, RiskCategory
 from keyform.plan.access import Grant
 from keyform.plan.checklist import text_lines
 from keyform.plan.plan import Plan
+from keyform.plan.render import View
 from keyform.plan.values import attribute_rows, rotation_note, summary_line
 
 _COLOURS = {
@@ -133,3 +134,8 @@ def _unmanaged_lines(plan: Plan) -> list[str]:
         if address in drift:
             lines.append("      counts as drift (safety.unmanaged_is_drift)")
     return lines
+
+
+def text(plan: Plan, view: View) -> str:
+    """The `text` format as a renderer (`keyform.plan.render.RENDERERS`)."""
+    return render_text(plan, styled=view.styled)

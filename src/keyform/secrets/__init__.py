@@ -1,5 +1,6 @@
-"""Secret sinks and redaction. Sinks are plugins (`keyform.plugins`): the built-in ones in
-`keyform.secrets.builtin`, and factories other packages register under `keyform.sinks`."""
+"""Secret sinks and redaction. Sinks are plugins (`keyform.plugins`): the built-in ones each in
+its own module (`keyform.secrets.file_sink:file_sink`, ...; only the configured one is imported),
+and factories other packages register under `keyform.sinks`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ SinkFactory = Callable[[Mapping[str, Any], Path], "SecretSink"]
 BUILT_IN = ("file", "age", "vault", "command", "github-actions")
 
 
+def _module(name: str) -> str:
+    """A built-in sink's module and factory: `github-actions` -> `github_actions_sink`."""
+    return f"{name.replace('-', '_')}_sink"
+
+
 def _unknown(name: str, known: list[str]) -> SecretSinkError:
     names = [*BUILT_IN, *(other for other in known if other not in BUILT_IN)]
     return SecretSinkError(f"secrets.type {name!r} is unknown: use {', '.join(names[:-1])} or {names[-1]}")
@@ -26,7 +32,7 @@ def _unknown(name: str, known: list[str]) -> SecretSinkError:
 
 SINKS = Registry(
     group="keyform.sinks",
-    built_in={name: f"keyform.secrets.builtin:{name.replace('-', '_')}_sink" for name in BUILT_IN},
+    built_in={name: f"keyform.secrets.{_module(name)}:{_module(name)}" for name in BUILT_IN},
     unknown=_unknown,
     broken=lambda name, error: SecretSinkError(f"sink {name!r} failed to load ({error}): reinstall it"),
 )

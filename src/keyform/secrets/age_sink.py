@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from pyrage import ssh, x25519
 
 from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
-from keyform.secrets.base import SecretSink
+from keyform.secrets.base import SecretSink, beside
 from keyform.secrets.file_sink import entry_for, live_entry, retired_entry, write_bytes_atomic
 
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
@@ -201,3 +201,16 @@ def load_identities(path: Path) -> list[Any]:
             "or an unencrypted OpenSSH private key"
         )
     return identities
+
+
+def age_sink(options: Mapping[str, Any], base_dir: Path) -> SecretSink:
+    """The `age` sink's factory (`keyform.secrets.SINKS`)."""
+    recipients = options.get("recipients") or []
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    identity = options.get("identity_file")
+    return AgeSink(
+        beside(base_dir, options.get("path", ".keyform/secrets.json.age")),
+        [str(r) for r in recipients],
+        beside(base_dir, identity) if identity else None,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from keyform.contract import GeneratedSecret
 
@@ -42,3 +43,9 @@ class SecretSink(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Finish up after the last delivery of a run (e.g. fold a delivery log into the document)."""
+
+
+def beside(base_dir: Path, path: str | Path) -> Path:
+    """A path from the `secrets:` section: relative ones resolve beside keyform.yaml (`base_dir`)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else base_dir / path

@@ -160,3 +160,8 @@ def _scrubbed(stderr: bytes, secret: GeneratedSecret) -> str:
     text = redactor.redact(stderr.decode("utf-8", errors="replace"))
     text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
     return text if len(text) <= STDERR_LIMIT else "..." + text[-STDERR_LIMIT:]
+
+
+def command_sink(options: Mapping[str, Any], base_dir: Path) -> SecretSink:
+    """The `command` sink's factory (`keyform.secrets.SINKS`)."""
+    return make_command_sink(options, base_dir)

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -30,7 +30,7 @@ from typing import Any, TypeGuard
 from keyform.contract import GeneratedSecret
 from keyform.durable import GroupCommitLog
 from keyform.errors import SecretSinkError
-from keyform.secrets.base import SecretSink
+from keyform.secrets.base import SecretSink, beside
 from keyform.secrets.entries import DEFAULT_PUBLIC, without_secrets
 
 GITIGNORE_HEADER = "# written by keyform: secrets never go into git\n"
@@ -332,3 +332,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def file_sink(options: Mapping[str, Any], base_dir: Path) -> SecretSink:
+    """The `file` sink's factory (`keyform.secrets.SINKS`)."""
+    return FileSink(beside(base_dir, options.get("path", ".keyform/secrets.json")))

@@ -39,7 +39,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from keyform.contract import GeneratedSecret
 from keyform.errors import SecretSinkError
@@ -124,3 +124,8 @@ def output_name(address: str) -> str:
 def escape_data(value: str) -> str:
     """Escape a workflow command's value the way actions/toolkit does (`%`, CR, LF)."""
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_actions_sink(options: Mapping[str, Any], base_dir: Path) -> SecretSink:
+    """The `github-actions` sink's factory (`keyform.secrets.SINKS`)."""
+    return GithubActionsSink()

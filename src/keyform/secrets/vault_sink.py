@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -163,3 +164,8 @@ def _vault_errors(response: requests.Response) -> str:
         return ""
     text = "; ".join(str(e) for e in errors)[:300]
     return f" ({text})" if text else ""
+
+
+def vault_sink(options: Mapping[str, Any], base_dir: Path) -> SecretSink:
+    """The `vault` sink's factory (`keyform.secrets.SINKS`)."""
+    return make_vault_sink(options)

@@ -104,7 +104,9 @@ def owner_problems(changes: Iterable[Change], live: Mapping[str, LiveResource]) 
     """The invariant: a plan never leaves the organisation without an active Account Owner whose
     API key works (the server's own rule: an owner without a working key can't switch api_access
     back on, so counting them would let a plan lock the organisation out)."""
-    changes = list(changes)
+    changes = [change for change in changes if change.kind == "users"]
+    if not changes:  # the owners stay as they are: a plan that changes no user leaves none without one
+        return []
     if _owners_after(changes, live) == 0 and any(_active_owner(res.attributes) for res in live.values()):
         return ["the organisation would be left without an active Account Owner with a working API key"]
     return []
