@@ -21,6 +21,8 @@ import pytest
 import requests
 import yaml
 
+from tests.crashpoints import POINTS, killed_at
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "providers" / "tokenstore"
 TIMEOUT = 120  # seconds any one command may take before the test gives up (a hang, not a slow run)
@@ -165,36 +167,7 @@ def test_the_example_passes_the_conformance_kit(venv: Path) -> None:
 
 
 # Runs `keyform` with a SIGKILL at one point of a keyform-generated secret's way to the store.
-KILLED_AT = """
-import os, signal, sys
-from keyform.secrets.file_sink import FileSink
-from keyform_tokenstore.provider import TokenStoreProvider
-
-point = sys.argv.pop(1)
-deliver, set_secret = FileSink.deliver, TokenStoreProvider.apply_with_secret
-
-def kill():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-def delivering(sink, secret):
-    if point == "before-write-ahead" and secret.pending:
-        kill()
-    deliver(sink, secret)
-    if point == "after-confirm" and not secret.pending:
-        kill()
-
-def setting(provider, change, secret):
-    if point == "before-set":
-        kill()
-    outcome = set_secret(provider, change, secret)
-    if point == "after-set":
-        kill()
-    return outcome
-
-FileSink.deliver, TokenStoreProvider.apply_with_secret = delivering, setting
-from keyform.cli import main
-main(sys.argv[1:], prog_name="keyform")
-"""
+KILLED_AT = killed_at("keyform_tokenstore.provider", "TokenStoreProvider")
 
 
 def assert_every_live_secret_is_in_the_sink(store: Store) -> None:
@@ -209,9 +182,6 @@ def assert_converged(store: Store) -> None:
     store.keyform("plan", "--detailed-exitcode")
     assert "ok" in store.keyform("verify").stdout
     assert not any(entry.get("pending") for entry in store.sink().values())
-
-
-POINTS = ["before-write-ahead", "before-set", "after-set", "after-confirm"]
 
 
 def test_a_rotation_killed_at_each_point_keeps_the_live_secret_in_the_sink(store: Store) -> None:

@@ -11,39 +11,10 @@ import sys
 import psycopg
 import pytest
 
+from tests.crashpoints import POINTS, killed_at
 from tests.providers.postgresql.conftest import TIMEOUT, Project
 
-KILLED_AT = """
-import os, signal, sys
-from keyform.secrets.file_sink import FileSink
-from keyform.providers.postgresql import PostgresqlProvider
-
-point = sys.argv.pop(1)
-deliver, set_secret = FileSink.deliver, PostgresqlProvider.apply_with_secret
-
-def kill():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-def delivering(sink, secret):
-    if point == "before-write-ahead" and secret.pending:
-        kill()
-    deliver(sink, secret)
-    if point == "after-confirm" and not secret.pending:
-        kill()
-
-def setting(provider, change, secret):
-    if point == "before-set":
-        kill()
-    outcome = set_secret(provider, change, secret)
-    if point == "after-set":
-        kill()
-    return outcome
-
-FileSink.deliver, PostgresqlProvider.apply_with_secret = delivering, setting
-from keyform.cli import main
-main(sys.argv[1:], prog_name="keyform")
-"""
-POINTS = ["before-write-ahead", "before-set", "after-set", "after-confirm"]
+KILLED_AT = killed_at("keyform.providers.postgresql", "PostgresqlProvider")
 
 
 def sink_passwords(project: Project, address: str) -> list[str]:
