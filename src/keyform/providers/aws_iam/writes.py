@@ -128,6 +128,16 @@ def update_user(client: IamClient, name: str, before: Attributes, after: Attribu
     _sync_policies(client, "users", name, before, after)
 
 
+# What a user holds that AWS requires gone before DeleteUser: (listing, items key, removing call,
+# the item's id, what it is called in messages).
+_USER_ATTACHMENTS = (
+    ("list_mfa_devices", "MFADevices", "deactivate_mfa_device", "SerialNumber", "MFA device"),
+    ("list_signing_certificates", "Certificates", "delete_signing_certificate", "CertificateId", "signing certificate"),
+    ("list_ssh_public_keys", "SSHPublicKeys", "delete_ssh_public_key", "SSHPublicKeyId", "SSH key"),
+    ("list_groups_for_user", "Groups", "remove_user_from_group", "GroupName", "group membership"),
+)
+
+
 def delete_user(client: IamClient, name: str) -> None:
     """Delete a user after removing what AWS requires first: keys, login profile, MFA devices, signing
     certificates, SSH keys, group memberships, attached and inline policies."""
@@ -135,38 +145,10 @@ def delete_user(client: IamClient, name: str) -> None:
     for key_id, _, _ in client.access_keys(name):
         client.call(f"{where}: deleting access key {key_id}", "delete_access_key", UserName=name, AccessKeyId=key_id)
     client.call_if_present(f"{where}: deleting the console password", "delete_login_profile", UserName=name)
-    for page in client.pages(f"{where}: listing MFA devices", "list_mfa_devices", UserName=name):
-        for device in page.get("MFADevices") or ():
-            client.call(
-                f"{where}: deactivating an MFA device",
-                "deactivate_mfa_device",
-                UserName=name,
-                SerialNumber=device["SerialNumber"],
-            )
-    for page in client.pages(f"{where}: listing signing certificates", "list_signing_certificates", UserName=name):
-        for cert in page.get("Certificates") or ():
-            client.call(
-                f"{where}: deleting a signing certificate",
-                "delete_signing_certificate",
-                UserName=name,
-                CertificateId=cert["CertificateId"],
-            )
-    for page in client.pages(f"{where}: listing SSH keys", "list_ssh_public_keys", UserName=name):
-        for ssh in page.get("SSHPublicKeys") or ():
-            client.call(
-                f"{where}: deleting an SSH key",
-                "delete_ssh_public_key",
-                UserName=name,
-                SSHPublicKeyId=ssh["SSHPublicKeyId"],
-            )
-    for page in client.pages(f"{where}: listing groups", "list_groups_for_user", UserName=name):
-        for group in page.get("Groups") or ():
-            client.call(
-                f"{where}: leaving groups/{group['GroupName']}",
-                "remove_user_from_group",
-                UserName=name,
-                GroupName=group["GroupName"],
-            )
+    for listing, items, action, key, what in _USER_ATTACHMENTS:
+        for page in client.pages(f"{where}: listing {what}s", listing, UserName=name):
+            for item in page.get(items) or ():
+                client.call(f"{where}: removing {what} {item[key]}", action, UserName=name, **{key: item[key]})
     _detach_all(client, "users", name)
     client.call(f"{where}: deleting", "delete_user", UserName=name)
 
