@@ -18,7 +18,6 @@ from keyform.contract import (
     Kind,
     LiveResource,
     Provider,
-    Risk,
     Rotation,
     SecretInfo,
     SecretSpec,
@@ -67,35 +66,10 @@ def state(*, kinds: tuple[Kind, ...] = FAKE_KINDS, **sections: Any) -> DesiredSt
     return DesiredState(provider, kinds=kinds, declared=declared, secret_policies=policies, **settings)
 
 
-class FakeProvider(Provider):
+class FakeProvider(rules.ServerRules, Provider):
     """Live state in a dict; apply mutates it and hands out fresh secrets."""
 
     kinds = FAKE_KINDS
-
-    def risks(self, change: Change) -> list[Risk]:
-        return rules.flag_risks(
-            change.address,
-            change.action == Action.CREATE,
-            change.before or {},
-            change.after or {},
-            change.details.get("live_secret"),
-        )
-
-    def rotation_risks(self, change: Change) -> list[Risk]:
-        return rules.rotation_risks(change)
-
-    @classmethod
-    def sensitive(cls, grant: str) -> bool:
-        return rules.is_sensitive(grant)
-
-    def weakens(self, change: Change) -> str:
-        return rules.weakens(change)
-
-    def invariants(self, plan: Any, live: Any) -> list[str]:
-        return rules.roles_still_held(plan.changes, live) + rules.owner_problems(plan.changes, live)
-
-    def runs_last(self, change: Change) -> bool:
-        return rules.runs_last(change)
 
     def __init__(self, live: dict[str, LiveResource] | None = None, *, identity: str | None = None):
         self.live = dict(live or {})

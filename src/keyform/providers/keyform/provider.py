@@ -17,7 +17,6 @@ from keyform.contract import (
     LiveResource,
     LockedError,
     Provider,
-    Risk,
     SecretInfo,
     StaleChangeError,
 )
@@ -29,7 +28,7 @@ from keyform.providers.keyform.verify import KeyformVerifier
 from keyform.providers.keyform_secrets import add_client_secret, issue_api_key, revoke_client_secret
 
 if TYPE_CHECKING:
-    from keyform.plan.plan import Plan
+    pass
 
 MANAGED_BY = "keyform"
 USER_FIELDS = (
@@ -89,7 +88,7 @@ def _live(
     return LiveResource(address, attributes, item["id"], item["etag"], item.get("managed_by") == MANAGED_BY, secrets)
 
 
-class KeyformProvider(Provider):
+class KeyformProvider(rules.ServerRules, Provider):
     """Reads with one paginated listing per kind (concurrently) and applies one change per call."""
 
     kinds = KINDS
@@ -113,33 +112,6 @@ class KeyformProvider(Provider):
 
     def catalog(self) -> Catalog:
         return REFERENCE_CATALOG
-
-    # -- the server's rules (keyform.providers.keyform.rules) --------------------------------------
-
-    def risks(self, change: Change) -> list[Risk]:
-        return rules.flag_risks(
-            change.address,
-            change.action == Action.CREATE,
-            change.before or {},
-            change.after or {},
-            change.details.get("live_secret"),
-        )
-
-    def rotation_risks(self, change: Change) -> list[Risk]:
-        return rules.rotation_risks(change)
-
-    @classmethod
-    def sensitive(cls, grant: str) -> bool:
-        return rules.is_sensitive(grant)
-
-    def weakens(self, change: Change) -> str:
-        return rules.weakens(change)
-
-    def invariants(self, plan: Plan, live: Mapping[str, LiveResource]) -> list[str]:
-        return rules.roles_still_held(plan.changes, live) + rules.owner_problems(plan.changes, live)
-
-    def runs_last(self, change: Change) -> bool:
-        return rules.runs_last(change)
 
     @classmethod
     def check_document(cls, data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, bool]]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyform.catalog import REFERENCE_CATALOG, Catalog
 from keyform.config.document import dotted
 from keyform.config.hints import did_you_mean, quote
 from keyform.contract import Action, Change, LiveResource, Risk, RiskCategory
+
+if TYPE_CHECKING:
+    from keyform.plan.plan import Plan
 
 ROLE_RANK = {"standard": 0, "account_admin": 1, "account_owner": 2}
 
@@ -232,3 +235,33 @@ def _listed(items: list[str]) -> str:
     if len(items) > HOLDERS_SHOWN:
         return f"{', '.join(items[:HOLDERS_SHOWN])} and {len(items) - HOLDERS_SHOWN} more"
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+class ServerRules:
+    """The keyform server's rules as provider hooks: mixed into KeyformProvider (and into the
+    tests' fake provider, so the planner's tests check the same rules)."""
+
+    def risks(self, change: Change) -> list[Risk]:
+        return flag_risks(
+            change.address,
+            change.action == Action.CREATE,
+            change.before or {},
+            change.after or {},
+            change.details.get("live_secret"),
+        )
+
+    def rotation_risks(self, change: Change) -> list[Risk]:
+        return rotation_risks(change)
+
+    @classmethod
+    def sensitive(cls, grant: str) -> bool:
+        return is_sensitive(grant)
+
+    def weakens(self, change: Change) -> str:
+        return weakens(change)
+
+    def invariants(self, plan: Plan, live: Mapping[str, LiveResource]) -> list[str]:
+        return roles_still_held(plan.changes, live) + owner_problems(plan.changes, live)
+
+    def runs_last(self, change: Change) -> bool:
+        return runs_last(change)
