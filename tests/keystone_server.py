@@ -220,7 +220,8 @@ class KeystoneServer:
 
 
 def bootstrapped_server(folder: Path) -> KeystoneServer:
-    """A bootstrapped, started Keystone in `folder` (the caller stops it)."""
+    """A bootstrapped, started Keystone in `folder`, made if missing (the caller stops it)."""
+    folder.mkdir(parents=True, exist_ok=True)
     server = KeystoneServer(folder, ensure_venv(), free_port(), secrets.token_urlsafe(18))
     server.bootstrap()
     server.start()
