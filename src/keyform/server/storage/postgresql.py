@@ -124,8 +124,18 @@ CREATE INDEX records_module ON records (module, seq)
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-USER_FIELDS = ("id", "email", "first_name", "last_name", "job_title", "default_folder", "role")
-USER_FIELDS += ("cognitive_access", "archived", "managed_by")
+USER_FIELDS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "job_title",
+    "default_folder",
+    "role",
+    "cognitive_access",
+    "archived",
+    "managed_by",
+)
 KEY_FIELDS = ("id", "enabled", "created_at", "prefix")
 USER_PAGE = (
     "SELECT u.seq, u.id, u.email, u.first_name, u.last_name, u.job_title, u.default_folder, u.role, "
