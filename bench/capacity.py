@@ -93,6 +93,7 @@ def main() -> None:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise SystemExit("PostgreSQL not found: apt-get install postgresql, or pip install pgserver")
+    print(f"load average at the start {os.getloadavg()[0]:.1f}", file=sys.stderr)
     rows = [
         "| set-up | operation | clients | per second | p50 (ms) | p99 (ms) | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -110,6 +111,7 @@ def main() -> None:
         finally:
             cluster.stop()
     print("\n".join(rows))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .conftest import Api
 
 
@@ -26,3 +28,16 @@ def test_a_listed_user_or_credential_equals_its_own_get(api: Api) -> None:
     assert [item["id"] for item in by_email["items"]] == [with_key["id"]] and by_email["next_cursor"] is None
     by_name = api.owner.get("/v1/credentials", params={"name": plain["name"]}).json()
     assert [item["id"] for item in by_name["items"]] == [plain["id"]]
+
+
+def test_a_list_page_is_compact_utf8_json_the_same_bytes_on_every_backend(api: Api) -> None:
+    role = api.role()
+    api.user(roles=[role["name"]], job_title='Ops é ✓ "quoted" \\ back\tslash')
+    api.user(key=False, first_name="Zoë")
+    scopes = {"permissions": {"employees": ["read"], "absences": ["read", "write"]}, "attributes": ["salary", "iban"]}
+    credential = api.credential(roles=[role["name"]], integration="Payroll ✓", **scopes)
+    api.owner.post(f"/v1/credentials/{credential['id']}/secrets")
+    for kind in ("users", "credentials"):
+        response = api.owner.get(f"/v1/{kind}", params={"limit": 2})
+        canonical = json.dumps(response.json(), separators=(",", ":"), ensure_ascii=False).encode()
+        assert response.content == canonical

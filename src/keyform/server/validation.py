@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -16,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from keyform.server.errors import invalid
 
 OPENAPI_URI = "urn:keyform:credential-api"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 
 
@@ -47,8 +49,22 @@ def schema_validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=_registry())
 
 
+@cache
+def _fast_validator(name: str) -> jsonschema_rs.Validator:
+    """The same component schema compiled by jsonschema-rs: it checks a body in microseconds.
+
+    It only says yes or no; the Python validator, a hundred times slower, names the offending
+    field of a body it refused, so messages don't depend on which library checked first.
+    """
+    components = openapi_document()["components"]
+    schema = {"$schema": DRAFT_2020_12, "$ref": f"#/components/schemas/{name}", "components": components}
+    return jsonschema_rs.validator_for(schema, validate_formats=False)
+
+
 def validate_body(name: str, body: dict[str, Any]) -> None:
     """422 validation_error naming the first offending field."""
+    if _fast_validator(name).is_valid(body):
+        return
     error = best_match(schema_validator(name).iter_errors(body))
     if error is None:
         return
