@@ -109,7 +109,15 @@ def _risks(
         return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}")]
     risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
-        risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
+        source = change.details.get("moved_from")
+        if source:  # a move of a kind that can't be renamed: say why, and what stops working
+            message = (
+                f"replaces {source} with {address} ({change.reason}): its id and secret change, "
+                "the old one stops working"
+            )
+        else:
+            message = f"replaces {address}: its id and secret change"
+        risks.append(Risk(RiskCategory.BREAKING, message))
     granted_before, granted_after = before_side.of(kind, before), after_side.of(kind, after)
     gained, lost = granted_after - granted_before, granted_before - granted_after
     escalating = after_side.escalating(gained)
