@@ -51,6 +51,32 @@ def find(kinds: Sequence[Kind], live: Mapping[str, LiveResource], text: str, *, 
     return kind, address
 
 
+def with_id(kind: Kind, live: Mapping[str, LiveResource], resource_id: str, *, command: str, text: str) -> str:
+    """The address of the live resource of `kind` whose id is `resource_id` (LiveAddressError if none)."""
+    prefix = kind.name if kind.singleton else kind.name + "/"
+    for address, resource in live.items():
+        if resource.id == resource_id and (address == kind.name or address.startswith(prefix)):
+            return address
+    raise LiveAddressError(
+        command,
+        f"{text} {resource_id}",
+        f"no live {kind.noun or kind.name} has id {resource_id} (list them with `keyform show {kind.name}`)",
+    )
+
+
+def rename_problem(kind: Kind, live: Mapping[str, LiveResource], source: str, target: str) -> str:
+    """Why the live resource at `source` can't be adopted under `target` by a `moved:` entry ("": it can)."""
+    if not kind.renamable:
+        why = kind.rename_note or f"{kind.name} can't be renamed in place"
+        return f"it is live as {source}, and {why}: import it as {source}"
+    other = live.get(target)
+    if other is not None:
+        return (
+            f"it is live as {source}, and {target} is live too (id {other.id}): import one of them under its own name"
+        )
+    return ""
+
+
 def spec_of(kind: Kind, resource: LiveResource) -> dict[str, Any]:
     """The resource's live attributes as the shortest spec that plans to no change."""
     return kind.export(resource.attributes)

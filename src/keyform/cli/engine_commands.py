@@ -341,15 +341,18 @@ def _show_live(address: str | None, output_format: str) -> None:
 
 @click.command(name="import")
 @click.argument("address", metavar="ADDR")
+@click.argument("resource_id", metavar="[ID]", required=False)
 @click.option(
     "--into",
     "into",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Add the resource to this desired-state file (comments and order kept) instead of printing it.",
 )
-def import_(address: str, into: Path | None) -> None:
+def import_(address: str, resource_id: str | None, into: Path | None) -> None:
     """Adopt one live resource: print its desired-state YAML to paste, or add it to a file with --into.
 
+    With ID (the id `keyform show` prints), the live resource with that id is adopted under ADDR;
+    if it is live under another name, a `moved:` entry renames it (kinds the API can rename).
     The next plan shows it as an adopt; applying that marks it as managed by keyform.
     """
     from keyform import engine, live
@@ -359,39 +362,70 @@ def import_(address: str, into: Path | None) -> None:
     with engine.session(options.settings(), prefetch=True) as run:
         kinds = type(run.provider).kinds
         state = run.read_live()
-        kind, found = live.find(kinds, state, address, command="import")
-        location = run.workspace.state.locations.get(found)
-        if found in run.workspace.state.resource_map:
-            where = f" at {location}" if location is not None else ""
-            raise KeyformError(f"import {address}: already declared{where}: nothing to import")
+        declared = run.workspace.state
+        if resource_id is None:
+            kind, found = live.find(kinds, state, address, command="import")
+            target = found
+        else:
+            kind, target = live.resolve(kinds, address, command="import")
+            found = live.with_id(kind, state, resource_id, command="import", text=address)
+        for known in dict.fromkeys((target, found)):
+            if known in declared.resource_map:
+                location = declared.locations.get(known)
+                where = f" at {location}" if location is not None else ""
+                if known == target:
+                    raise KeyformError(f"import {address}: already declared{where}: nothing to import")
+                raise KeyformError(
+                    f"import {address} {resource_id}: id {resource_id} is {known}, declared{where}: to rename it, "
+                    f"change its name there and add a moved: entry from {known} to {target}"
+                )
+        if found != target:
+            problem = live.rename_problem(kind, state, found, target)
+            if problem:
+                raise KeyformError(f"import {address} {resource_id}: {problem}")
         resource = state[found]
+        root = Path(declared.root)
     spec = live.spec_of(kind, resource)
     adopt = "an adopt (managed by keyform once applied)"
     next_plan = "no change (it is managed already)" if resource.managed else adopt
+    if found != target:
+        next_plan = f"{'an update' if resource.managed else 'an adopt'} that renames {found} to {target}"
     if into is None:
-        options.ui.echo(live.dump(live.document(kinds, state, [found])), nl=False)
-        options.ui.err(f"Paste this into a desired-state file (or use --into FILE); the next plan shows {next_plan}.")
+        options.ui.echo(live.dump({kind.name: {live.name_of(kind, target): spec}}), nl=False)
+        if found != target:
+            options.ui.echo(live.dump({"moved": [{"from": found, "to": target}]}), nl=False)
+        where = "the root file" if found != target else "a desired-state file"
+        options.ui.err(f"Paste this into {where} (or use --into FILE); the next plan shows {next_plan}.")
         return
-    _import_into(options, into, kind, found, spec)
-    options.ui.err(f"Added {found} to {into}: the next plan shows {next_plan}.")
+    _import_into(options, into, kind, target, spec, root=root, moved_from=found if found != target else "")
+    options.ui.err(f"Added {target} to {into}: the next plan shows {next_plan}.")
 
 
-def _import_into(options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any]) -> None:
-    """Add the entry to `into`; restore the file unless the desired state then loads and declares it."""
+def _import_into(
+    options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any], *, root: Path, moved_from: str
+) -> None:
+    """Add the entry to `into` (and a `moved:` entry from `moved_from` to the root file); restore
+    the files unless the desired state then loads and declares it."""
     from keyform import engine, live
-    from keyform.edit import added
+    from keyform.edit import added, moved_added
     from keyform.errors import KeyformError
     from keyform.fmt import write_atomically
 
-    original = into.read_text(encoding="utf-8")
+    originals = {into: into.read_text(encoding="utf-8")}
+    if moved_from:
+        originals.setdefault(root, root.read_text(encoding="utf-8"))
     write_atomically(into, added(into, kind, live.name_of(kind, address), spec))
     try:
+        if moved_from:
+            write_atomically(root, moved_added(root, moved_from, address))
         declared = address in engine.load(options.settings()).state.resource_map
     except KeyformError:
-        write_atomically(into, original)
+        for path, text in originals.items():
+            write_atomically(path, text)
         raise
     if not declared:
-        write_atomically(into, original)
+        for path, text in originals.items():
+            write_atomically(path, text)
         raise KeyformError(f"import {address}: {into} is not part of the desired state: include it from the root file")
 
 
