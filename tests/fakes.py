@@ -103,14 +103,14 @@ class FakeProvider(rules.ServerRules, Provider):
             del self.live[change.address]
             return ApplyOutcome()
         moved_from = change.details.get("moved_from")
-        if moved_from:  # a `moved:` rename (or replace): the resource leaves its old address
+        if moved_from and change.action in (Action.UPDATE, Action.ADOPT):  # a `moved:` rename in place
             current = self.live.pop(moved_from)
         secrets_ = current.secrets if current else ()
         secret = None
         needs_key = change.kind == "users" and (change.after or {}).get("api_key_enabled") is not None and not secrets_
         if (
             change.action == Action.ROTATE
-            or (change.action in (Action.CREATE, Action.REPLACE) and change.kind == "credentials")
+            or (change.action == Action.CREATE and change.kind == "credentials")
             or needs_key
         ):
             secret = self._secret(change)

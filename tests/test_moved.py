@@ -35,14 +35,17 @@ def test_a_kind_that_cannot_be_renamed_is_replaced_saying_why_and_the_old_entry_
     old_entry = _applied_once(provider, sink)
     old_id = provider.live["credentials/old"].id
     plan = make_plan(_renamed_state(), provider, now=NOW).plan
-    [change] = plan.changes
-    assert (change.action, change.address, change.id) == (Action.REPLACE, "credentials/new", old_id)
-    assert change.reason == "moved from credentials/old: credentials can't be renamed in place"
-    assert [(risk.category, risk.message) for risk in change.risks] == [
+    why = "moved: credentials can't be renamed in place"
+    assert [(c.action, c.address, c.id, c.reason) for c in plan.changes] == [
+        (Action.CREATE, "credentials/new", None, f"replaces credentials/old ({why})"),
+        (Action.DELETE, "credentials/old", old_id, f"replaced by credentials/new ({why})"),
+    ]
+    assert plan.changes[0].details["moved_from"] == "credentials/old"
+    assert plan.changes[1].details["moved_to"] == "credentials/new"
+    assert [(risk.category, risk.message) for risk in plan.changes[1].risks] == [
         (
             RiskCategory.BREAKING,
-            "replaces credentials/old with credentials/new (moved from credentials/old: credentials can't be renamed "
-            "in place): its id and secret change, the old one stops working",
+            f"deletes credentials/old, replaced by credentials/new ({why}): its secret stops working",
         )
     ]
     report = ApplyExecutor(provider, sink, Redactor()).execute(plan)

@@ -210,11 +210,7 @@ class ApplyExecutor:
             return self._failure(change, error), None
         secret = outcome.secret if made is None else replace(outcome.secret or made, pending=False)
         if secret is not None:
-            delivered = self._deliver(change, secret), outcome.etag
-            moved_from = change.details.get("moved_from")
-            if change.action == Action.REPLACE and moved_from and delivered[0].status == APPLIED:
-                return self._retire(change, moved_from), outcome.etag  # the old resource died with its secret
-            return delivered
+            return self._deliver(change, secret), outcome.etag
         if change.action == Action.DELETE:
             return self._retire(change), outcome.etag
         return ChangeResult(change, APPLIED), outcome.etag
@@ -292,12 +288,11 @@ class ApplyExecutor:
             )
         return ChangeResult(change, APPLIED, secret_delivered=True)
 
-    def _retire(self, change: Change, address: str = "") -> ChangeResult:
-        """A deleted resource's secret died with it: the sink marks its entry (at `address`, else
-        the change's) retired."""
+    def _retire(self, change: Change) -> ChangeResult:
+        """A deleted resource's secret died with it: the sink marks its entry retired."""
         try:
             with nullcontext() if self.sink.thread_safe else self._lock:
-                self.sink.retire(address or change.address)
+                self.sink.retire(change.address)
         except SecretSinkError as error:
             return ChangeResult(
                 change,

@@ -107,6 +107,13 @@ class Change(NamedTuple):
     def name(self) -> str:
         return self.address.split("/", 1)[1] if "/" in self.address else self.address
 
+    @property
+    def live_address(self) -> str:
+        """Where the resource is live when the change starts: the address a `moved:` entry renames
+        it from (`details["moved_from"]` of an update or adopt), else its own address."""
+        source = self.details.get("moved_from")
+        return str(source) if source and self.action in (Action.UPDATE, Action.ADOPT) else self.address
+
     def changed_fields(self) -> list[str]:
         """Attribute names whose value differs between before and after (sorted)."""
         before, after = self.before or {}, self.after or {}

@@ -169,19 +169,24 @@ def test_moved_entries_that_make_no_sense_are_config_errors_with_positions(org):
     ]
 
 
-def test_moving_a_role_is_refused_because_the_server_cannot_rename_roles(org):
+def test_moving_a_role_replaces_it_because_the_server_cannot_rename_roles(org):
     _applied(org)
-    for relative in ("access/roles.yaml",):
-        _rename_in_file(org, relative, "reporting", "reports")
+    old = org.find("roles", "reporting")
+    _rename_in_file(org, "access/roles.yaml", "reporting", "reports")
     for relative in ("access/credentials.yaml", "access/people.yaml"):
         path = org.workdir / relative
         path.write_text(path.read_text().replace("roles: [reporting]", "roles: [reports]"))
     _moved(org, ("roles/reporting", "roles/reports"))
-    refused = org.keyform("plan")
-    assert refused.exit_code == 1
-    assert "roles/reports: moved from roles/reporting, but role names can't change on the keyform server" in (
-        refused.stderr
-    )
+    planned = org.keyform("plan")
+    assert planned.exit_code == 0, planned.output
+    why = "moved: role names can't change on the keyform server"
+    assert f"  + roles/reports  (create: replaces roles/reporting ({why}))" in planned.stdout
+    assert f"  - roles/reporting  (delete: replaced by roles/reports ({why}))" in planned.stdout
+    applied = org.keyform("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert org.find("credentials", "bi-reporting")["roles"] == ["reports"]
+    assert org.find("roles", "reports")["id"] != old["id"]
+    assert "No changes." in org.keyform("plan").stdout
 
 
 def test_a_run_killed_after_moving_the_sink_entry_before_the_rename_converges(org):

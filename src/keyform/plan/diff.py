@@ -48,7 +48,7 @@ def diff(
         if current is None and address in moved:
             spec = specs.get(address.split("/", 1)[0])
             if spec is not None:
-                changes.append(_moved(address, wanted, live[moved[address]], spec, moved[address]))
+                changes.extend(_moved(address, wanted, live[moved[address]], spec, moved[address]))
             continue
         if current is None or not current.managed or current.attributes != wanted:  # else unchanged: the common case
             spec = specs.get(address.split("/", 1)[0])
@@ -111,24 +111,43 @@ def _diff_declared(address: str, wanted: Mapping[str, Any], current: LiveResourc
     return []
 
 
-def _moved(address: str, wanted: Mapping[str, Any], current: LiveResource, spec: Kind, source: str) -> Change:
-    """The change that takes the live resource at `source` to `address`: an update (an adopt, if
-    keyform does not manage it yet) that renames it where its kind can be renamed in place, else
-    a replace that says why."""
+def _moved(address: str, wanted: Mapping[str, Any], current: LiveResource, spec: Kind, source: str) -> list[Change]:
+    """The changes that take the live resource at `source` to `address`: an update (an adopt, if
+    keyform does not manage it yet) that renames it where its kind can be renamed in place; else
+    a replacement, a create at `address` and a delete at `source`, each saying why. The pair is
+    ordered like any create and delete (what references the new one moves before the old one
+    goes), and every provider carries it out as it carries out creates and deletes."""
     before = _comparable(current.attributes, wanted)
-    details = {"moved_from": source}
     moved_immutable = sorted(f for f in spec.immutable if before.get(f) != wanted.get(f))
     if not spec.renamable or moved_immutable:
         why = spec.rename_note or f"{spec.name} can't be renamed in place"
         if spec.renamable:
             why = f"{', '.join(moved_immutable)} can't change in place"
-        reason = f"moved from {source}: {why}"
-        return Change(Action.REPLACE, address, before, dict(wanted), current.id, current.etag, reason, details=details)
+        return [
+            Change(
+                Action.CREATE,
+                address,
+                after=dict(wanted),
+                reason=f"replaces {source} (moved: {why})",
+                details={"moved_from": source},
+            ),
+            Change(
+                Action.DELETE,
+                source,
+                dict(current.attributes),
+                None,
+                current.id,
+                current.etag,
+                reason=f"replaced by {address} (moved: {why})",
+                details={"moved_to": address},
+            ),
+        ]
+    details = {"moved_from": source}
     if not current.managed:
         reason = f"renamed from {source}; live, not yet managed by keyform"
-        return Change(Action.ADOPT, address, before, dict(wanted), current.id, current.etag, reason, details=details)
+        return [Change(Action.ADOPT, address, before, dict(wanted), current.id, current.etag, reason, details=details)]
     reason = f"renamed from {source}"
-    return Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag, reason, details=details)
+    return [Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag, reason, details=details)]
 
 
 def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:

@@ -106,18 +106,12 @@ def _risks(
         return []  # nothing changes but who manages it
     kind = kind_of(type(provider), change.kind)
     if action == Action.DELETE:
-        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}")]
+        successor = change.details.get("moved_to")  # a `moved:` entry whose kind can't be renamed
+        instead = f", {change.reason}: its secret stops working" if successor else ""
+        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}{instead}")]
     risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
-        source = change.details.get("moved_from")
-        if source:  # a move of a kind that can't be renamed: say why, and what stops working
-            message = (
-                f"replaces {source} with {address} ({change.reason}): its id and secret change, "
-                "the old one stops working"
-            )
-        else:
-            message = f"replaces {address}: its id and secret change"
-        risks.append(Risk(RiskCategory.BREAKING, message))
+        risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))
     granted_before, granted_after = before_side.of(kind, before), after_side.of(kind, after)
     gained, lost = granted_after - granted_before, granted_before - granted_after
     escalating = after_side.escalating(gained)

@@ -261,18 +261,7 @@ class ServerRules:
         return weakens(change)
 
     def invariants(self, plan: Plan, live: Mapping[str, LiveResource]) -> list[str]:
-        return roles_still_held(plan.changes, live) + owner_problems(plan.changes, live) + roles_moved(plan.changes)
+        return roles_still_held(plan.changes, live) + owner_problems(plan.changes, live)
 
     def runs_last(self, change: Change) -> bool:
         return runs_last(change)
-
-
-def roles_moved(changes: Iterable[Change]) -> list[str]:
-    """The server can't rename a role, and replacing one its holders still use would fail."""
-    return [
-        f"{change.address}: moved from {change.details['moved_from']}, but role names can't change on the keyform "
-        f"server: drop the moved: entry, declare {change.address} beside the old role, move its holders, "
-        "then delete the old one"
-        for change in changes
-        if change.kind == "roles" and change.details.get("moved_from")
-    ]
