@@ -227,3 +227,17 @@ def test_moved_entries_may_live_in_an_included_file_and_errors_point_into_it(org
     assert "~ credentials/bi-dashboard  (update: renamed from credentials/bi-reporting)" in planned.stdout
     assert "~ credentials/quinyx  (update: renamed from credentials/shift-planner)" in planned.stdout
     assert "Plan: 0 to create, 2 to update, 0 to delete." in planned.stdout
+
+
+def test_a_saved_plan_with_a_rename_applies_once(org, tmp_path):
+    _applied(org)
+    entry = org.secrets()["users/tom.becker@acme.example"]
+    _rename_in_file(org, "access/people.yaml", "tom.becker@acme.example", "t.becker@acme.example")
+    _moved(org, ("users/tom.becker@acme.example", "users/t.becker@acme.example"))
+    planfile = tmp_path / "plan.json"
+    assert org.keyform("plan", "--out", str(planfile)).exit_code == 0
+    applied = org.keyform("apply", str(planfile), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert org.secrets()["users/t.becker@acme.example"] == entry
+    assert "No changes." in org.keyform("plan").stdout
+    org.assert_no_secret_leaked(planfile)
