@@ -150,10 +150,12 @@ def test_moved_entries_that_make_no_sense_are_config_errors_with_positions(org):
         ("credentials/legacy-export", "credentials/payroll-sync"),
         ("credentials/old-a", "credentials/old-b"),
         ("credentials/old-b", "credentials/bi-dashboard"),
+        ("credentials/forgotten", "credentials/shift-planner"),
     )
+    root = org.workdir / "keyform.yaml"
+    root.write_text(root.read_text() + "removed: [credentials/forgotten]\n")
     checked = org.keyform("validate")
     assert checked.exit_code == 1
-    root = org.workdir / "keyform.yaml"
     assert checked.stderr.strip().splitlines() == [
         f"{root}:{line}:5: moved credentials/shift-planner -> users/shift@acme.example: from and to must be "
         "the same kind (a move renames one credentials resource)",
@@ -166,6 +168,8 @@ def test_moved_entries_that_make_no_sense_are_config_errors_with_positions(org):
         f"{root}:{line + 7}:9: moved credentials/old-a -> credentials/old-b: the entry at {root}:"
         f"{line + 8}:5 moves credentials/old-b on: chains are not followed; write one entry from the address that "
         "is live to the one declared now",
+        f"{root}:{line + 10}:11: moved credentials/forgotten -> credentials/shift-planner: removed: lists "
+        "credentials/forgotten too: keep one (rename it, or stop managing it)",
     ]
 
 

@@ -219,6 +219,9 @@ class _Checker:
             if ends[address_] != index:
                 first = self.doc.value_location(("moved", ends[address_]))
                 return ("moved", index, end), f"{address_} is already the {end} of the entry at {first}: keep one"
+        removed = {self._keyed(entry) for entry in self.data.get("removed") or () if isinstance(entry, str)}
+        if source in removed:
+            return ("moved", index, "from"), f"removed: lists {source} too: keep one (rename it, or stop managing it)"
         if target in sources:
             onward = self.doc.value_location(("moved", sources[target]))
             return (
