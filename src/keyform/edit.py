@@ -49,7 +49,7 @@ def added(path: Path, kind: Kind, name: str, spec: Mapping[str, Any]) -> str:
 
 
 def moved_added(path: Path, source: str, target: str) -> str:
-    """The text of `path` (the root file) with `{from: source, to: target}` appended to `moved:`."""
+    """The text of `path` (a desired-state file) with `{from: source, to: target}` appended to `moved:`."""
     display = display_path(path)
     yaml = round_trip_yaml()
     try:

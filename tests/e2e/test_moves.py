@@ -402,7 +402,7 @@ def test_import_by_id_under_a_new_name_prints_the_yaml_and_a_moved_entry(org):
         "  to: credentials/zapier-sync",
     ]
     assert (
-        "Paste this into the root file (or use --into FILE); the next plan shows an adopt that renames "
+        "Paste this into a desired-state file (or use --into FILE); the next plan shows an adopt that renames "
         "credentials/shadow-it to credentials/zapier-sync." in imported.stderr
     )
 
@@ -410,14 +410,14 @@ def test_import_by_id_under_a_new_name_prints_the_yaml_and_a_moved_entry(org):
 def test_import_by_id_into_a_file_adds_the_entry_and_the_move_then_apply_renames(org):
     _shadow(_applied(org))
     item = org.find("credentials", "shadow-it")
-    path, root = org.workdir / "access" / "credentials.yaml", org.workdir / "keyform.yaml"
-    before, root_before = path.read_text(), root.read_text()
+    path = org.workdir / "access" / "credentials.yaml"
+    before = path.read_text()
     imported = org.keyform("import", "credentials/zapier-sync", item["id"], "--into", str(path))
     assert imported.exit_code == 0, imported.output
-    assert path.read_text().startswith(before.rstrip("\n") + "\n\n  zapier-sync:\n    integration: Zapier\n")
-    assert root.read_text() == (
-        root_before.rstrip("\n") + "\n\nmoved:\n  - from: credentials/shadow-it\n    to: credentials/zapier-sync\n"
-    )
+    after = path.read_text()
+    assert after.startswith(before.rstrip("\n") + "\n\n  zapier-sync:\n    integration: Zapier\n")
+    assert after.endswith("\n\nmoved:\n  - from: credentials/shadow-it\n    to: credentials/zapier-sync\n")
+    assert "  legacy-export:                    # replaced by payroll-sync;" in after
     planned = org.keyform("plan")
     assert (
         "& credentials/zapier-sync  (adopt: renamed from credentials/shadow-it; live, not yet managed by keyform)"

@@ -356,35 +356,13 @@ def import_(address: str, resource_id: str | None, into: Path | None) -> None:
     The next plan shows it as an adopt; applying that marks it as managed by keyform.
     """
     from keyform import engine, live
-    from keyform.errors import KeyformError
 
     options = current_options()
     with engine.session(options.settings(), prefetch=True) as run:
         kinds = type(run.provider).kinds
         state = run.read_live()
-        declared = run.workspace.state
-        if resource_id is None:
-            kind, found = live.find(kinds, state, address, command="import")
-            target = found
-        else:
-            kind, target = live.resolve(kinds, address, command="import")
-            found = live.with_id(kind, state, resource_id, command="import", text=address)
-        for known in dict.fromkeys((target, found)):
-            if known in declared.resource_map:
-                location = declared.locations.get(known)
-                where = f" at {location}" if location is not None else ""
-                if known == target:
-                    raise KeyformError(f"import {address}: already declared{where}: nothing to import")
-                raise KeyformError(
-                    f"import {address} {resource_id}: id {resource_id} is {known}, declared{where}: to rename it, "
-                    f"change its name there and add a moved: entry from {known} to {target}"
-                )
-        if found != target:
-            problem = live.rename_problem(kind, state, found, target)
-            if problem:
-                raise KeyformError(f"import {address} {resource_id}: {problem}")
+        kind, found, target = live.to_import(kinds, state, run.workspace.state, address, resource_id)
         resource = state[found]
-        root = Path(declared.root)
     spec = live.spec_of(kind, resource)
     adopt = "an adopt (managed by keyform once applied)"
     next_plan = "no change (it is managed already)" if resource.managed else adopt
@@ -394,38 +372,33 @@ def import_(address: str, resource_id: str | None, into: Path | None) -> None:
         options.ui.echo(live.dump({kind.name: {live.name_of(kind, target): spec}}), nl=False)
         if found != target:
             options.ui.echo(live.dump({"moved": [{"from": found, "to": target}]}), nl=False)
-        where = "the root file" if found != target else "a desired-state file"
-        options.ui.err(f"Paste this into {where} (or use --into FILE); the next plan shows {next_plan}.")
+        options.ui.err(f"Paste this into a desired-state file (or use --into FILE); the next plan shows {next_plan}.")
         return
-    _import_into(options, into, kind, target, spec, root=root, moved_from=found if found != target else "")
+    _import_into(options, into, kind, target, spec, moved_from=found if found != target else "")
     options.ui.err(f"Added {target} to {into}: the next plan shows {next_plan}.")
 
 
 def _import_into(
-    options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any], *, root: Path, moved_from: str
+    options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any], *, moved_from: str = ""
 ) -> None:
-    """Add the entry to `into` (and a `moved:` entry from `moved_from` to the root file); restore
-    the files unless the desired state then loads and declares it."""
+    """Add the entry to `into` (and a `moved:` entry from `moved_from`, if given); restore the file
+    unless the desired state then loads and declares it."""
     from keyform import engine, live
     from keyform.edit import added, moved_added
     from keyform.errors import KeyformError
     from keyform.fmt import write_atomically
 
-    originals = {into: into.read_text(encoding="utf-8")}
-    if moved_from:
-        originals.setdefault(root, root.read_text(encoding="utf-8"))
+    original = into.read_text(encoding="utf-8")
     write_atomically(into, added(into, kind, live.name_of(kind, address), spec))
     try:
         if moved_from:
-            write_atomically(root, moved_added(root, moved_from, address))
+            write_atomically(into, moved_added(into, moved_from, address))
         declared = address in engine.load(options.settings()).state.resource_map
     except KeyformError:
-        for path, text in originals.items():
-            write_atomically(path, text)
+        write_atomically(into, original)
         raise
     if not declared:
-        for path, text in originals.items():
-            write_atomically(path, text)
+        write_atomically(into, original)
         raise KeyformError(f"import {address}: {into} is not part of the desired state: include it from the root file")
 
 
