@@ -102,6 +102,9 @@ class FakeProvider(rules.ServerRules, Provider):
         if change.action == Action.DELETE:
             del self.live[change.address]
             return ApplyOutcome()
+        moved_from = change.details.get("moved_from")
+        if moved_from and change.action in (Action.UPDATE, Action.ADOPT):  # a `moved:` rename in place
+            current = self.live.pop(moved_from)
         secrets_ = current.secrets if current else ()
         secret = None
         needs_key = change.kind == "users" and (change.after or {}).get("api_key_enabled") is not None and not secrets_

@@ -195,24 +195,54 @@ class ApplyExecutor:
             refused = self._write_ahead(change, made)
             if refused is not None:
                 return refused, None
+        renamed = self._renamed(change)
+        if renamed:
+            refused = self._move_entry(change, renamed, change.address)
+            if refused is not None:
+                return refused, None
         try:
             outcome = self._apply(change, made)
-        except StaleChangeError as error:
-            return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}")), None
-        except UnreachableError as error:
-            # every request retries a refused connection; one that still fails means the API is gone:
-            # the remaining changes would each wait out the same retries for the same answer
-            self._unreachable = True
-            self.stop(f"the credential API at {self.provider.describe()} is unreachable")
-            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
-        except KeyformError as error:
-            return ChangeResult(change, FAILED, self.redactor.redact(str(error))), None
+        except (StaleChangeError, KeyformError) as error:
+            if renamed and isinstance(error, StaleChangeError):  # surely not renamed: the entry goes back
+                self._move_entry(change, change.address, renamed)
+            # any other failure may have renamed it: the entry stays at the new address, where the
+            # next plan (the `moved:` entry is still there) renames the resource again if it must
+            return self._failure(change, error), None
         secret = outcome.secret if made is None else replace(outcome.secret or made, pending=False)
         if secret is not None:
             return self._deliver(change, secret), outcome.etag
         if change.action == Action.DELETE:
             return self._retire(change), outcome.etag
         return ChangeResult(change, APPLIED), outcome.etag
+
+    def _failure(self, change: Change, error: StaleChangeError | KeyformError) -> ChangeResult:
+        """The result of a change whose provider call raised `error`."""
+        if isinstance(error, StaleChangeError):
+            return ChangeResult(change, STALE, self.redactor.redact(f"changed since the plan: {error.moved}"))
+        if isinstance(error, UnreachableError):
+            # every request retries a refused connection; one that still fails means the API is gone:
+            # the remaining changes would each wait out the same retries for the same answer
+            self._unreachable = True
+            self.stop(f"the credential API at {self.provider.describe()} is unreachable")
+        return ChangeResult(change, FAILED, self.redactor.redact(str(error)))
+
+    @staticmethod
+    def _renamed(change: Change) -> str:
+        """The address a change renames its resource from in place ("": it renames nothing)."""
+        if change.action in (Action.UPDATE, Action.ADOPT):
+            return str(change.details.get("moved_from") or "")
+        return ""
+
+    def _move_entry(self, change: Change, source: str, target: str) -> ChangeResult | None:
+        """Move a renamed resource's sink entry (None: done). Before the rename, so a run killed
+        between the two finds the entry at the new address, where the next plan renames to."""
+        try:
+            with nullcontext() if self.sink.thread_safe else self._lock:
+                self.sink.move(source, target)
+        except SecretSinkError as error:
+            message = f"not renamed: its sink entry could not be moved from {source} first ({error})"
+            return ChangeResult(change, FAILED, self.redactor.redact(message))
+        return None
 
     def _apply(self, change: Change, made: GeneratedSecret | None) -> ApplyOutcome:
         if change.action == Action.FORGET:

@@ -107,6 +107,13 @@ class Change(NamedTuple):
     def name(self) -> str:
         return self.address.split("/", 1)[1] if "/" in self.address else self.address
 
+    @property
+    def live_address(self) -> str:
+        """Where the resource is live when the change starts: the address a `moved:` entry renames
+        it from (`details["moved_from"]` of an update or adopt), else its own address."""
+        source = self.details.get("moved_from")
+        return str(source) if source and self.action in (Action.UPDATE, Action.ADOPT) else self.address
+
     def changed_fields(self) -> list[str]:
         """Attribute names whose value differs between before and after (sorted)."""
         before, after = self.before or {}, self.after or {}
@@ -323,6 +330,9 @@ class Kind:
     give the apply order, skip dependents of a failed change and are checked to exist.
     `grants` gives the access one resource grants by itself (strings such as `employees:write`);
     an identity's effective access adds the grants of the resources it references.
+    `renamable` says whether the API changes a resource's name in place, keeping its id and its
+    secret: a `moved:` entry is then an update (the provider sends the new name when
+    `change.details["moved_from"]` is set), else a replace whose risk says `rename_note`.
     """
 
     name: str  # the YAML section and address prefix
@@ -340,6 +350,8 @@ class Kind:
     export: Callable[[JSON], dict[str, Any]] = _dict
     references: Mapping[str, str] = field(default_factory=dict)  # attribute -> kind it names
     immutable: frozenset[str] = frozenset()  # attributes that can't change in place (replace)
+    renamable: bool = False  # a `moved:` entry renames a resource in place (same id, same secret)
+    rename_note: str = ""  # why it can't be renamed, said when a move replaces it ("application credentials ...")
     secret: SecretSpec | None = None
     grants: Callable[[JSON], frozenset[str]] | None = None
     key_order: tuple[str, ...] = ()  # `keyform fmt`: the order of a spec's keys

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from keyform.config.document import display_path
@@ -46,6 +46,28 @@ def added(path: Path, kind: Kind, name: str, spec: Mapping[str, Any]) -> str:
     text = stream.getvalue()
     _check(original, text, kind, name, spec, display)
     return text
+
+
+def moved_added(path: Path, source: str, target: str) -> str:
+    """The text of `path` (a desired-state file) with `{from: source, to: target}` appended to `moved:`."""
+    display = display_path(path)
+    yaml = round_trip_yaml()
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError) as error:
+        raise EditError(f"{display}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    if not isinstance(data, CommentedMap):
+        raise EditError(f"{display}: not a mapping of sections: give a desired-state file")
+    moved = data.get("moved")
+    if moved is None:
+        moved = data["moved"] = CommentedSeq()
+        data.yaml_set_comment_before_after_key("moved", before="\n")
+    if not isinstance(moved, CommentedSeq):
+        raise EditError(f"{display}: moved is not a list: fix it first")
+    moved.append(CommentedMap([("from", source), ("to", target)]))
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
 
 
 def _insert(data: CommentedMap, kind: Kind, name: str, spec: Mapping[str, Any], display: str) -> None:

@@ -1,4 +1,4 @@
-"""The live state one resource at a time: `keyform show` and `keyform import`.
+"""The live state one resource at a time: `keyform show` and `keyform import [ADDR [ID]]`.
 
 An address names a live resource as plans do (`KIND/NAME`, or a singleton's kind alone); its
 name is keyed as the kind keys names (emails compare case-insensitively). A resource is shown
@@ -16,6 +16,7 @@ import yaml
 
 from keyform.contract import Kind, LiveResource, kind_of
 from keyform.errors import KeyformError
+from keyform.model import DesiredState
 from keyform.plan.build import did_you_mean
 
 
@@ -49,6 +50,61 @@ def find(kinds: Sequence[Kind], live: Mapping[str, LiveResource], text: str, *, 
     if address not in live:
         raise LiveAddressError(command, text, f"no such resource in the live state{did_you_mean(address, live)}")
     return kind, address
+
+
+def to_import(
+    kinds: Sequence[Kind], live: Mapping[str, LiveResource], state: DesiredState, text: str, resource_id: str | None
+) -> tuple[Kind, str, str]:
+    """What `keyform import ADDR [ID]` adopts: its kind, the address it is live at and the address
+    to declare it under (the same, unless ID names a resource live under another name, which a
+    `moved:` entry then renames). KeyformError for anything declared already or not renamable."""
+    if resource_id is None:
+        kind, found = find(kinds, live, text, command="import")
+        target = found
+    else:
+        kind, target = resolve(kinds, text, command="import")
+        found = with_id(kind, live, resource_id, command="import", text=text)
+    for known in dict.fromkeys((target, found)):
+        if known in state.resource_map:
+            location = state.locations.get(known)
+            where = f" at {location}" if location is not None else ""
+            if known == target:
+                raise KeyformError(f"import {text}: already declared{where}: nothing to import")
+            raise KeyformError(
+                f"import {text} {resource_id}: id {resource_id} is {known}, declared{where}: to rename it, "
+                f"change its name there and add a moved: entry from {known} to {target}"
+            )
+    if found != target:
+        problem = rename_problem(kind, live, found, target)
+        if problem:
+            raise KeyformError(f"import {text} {resource_id}: {problem}")
+    return kind, found, target
+
+
+def with_id(kind: Kind, live: Mapping[str, LiveResource], resource_id: str, *, command: str, text: str) -> str:
+    """The address of the live resource of `kind` whose id is `resource_id` (LiveAddressError if none)."""
+    prefix = kind.name if kind.singleton else kind.name + "/"
+    for address, resource in live.items():
+        if resource.id == resource_id and (address == kind.name or address.startswith(prefix)):
+            return address
+    raise LiveAddressError(
+        command,
+        f"{text} {resource_id}",
+        f"no live {kind.noun or kind.name} has id {resource_id} (list them with `keyform show {kind.name}`)",
+    )
+
+
+def rename_problem(kind: Kind, live: Mapping[str, LiveResource], source: str, target: str) -> str:
+    """Why the live resource at `source` can't be adopted under `target` by a `moved:` entry ("": it can)."""
+    if not kind.renamable:
+        why = kind.rename_note or f"{kind.name} can't be renamed in place"
+        return f"it is live as {source}, and {why}: import it as {source}"
+    other = live.get(target)
+    if other is not None:
+        return (
+            f"it is live as {source}, and {target} is live too (id {other.id}): import one of them under its own name"
+        )
+    return ""
 
 
 def spec_of(kind: Kind, resource: LiveResource) -> dict[str, Any]:

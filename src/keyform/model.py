@@ -36,6 +36,18 @@ class SecretPolicy:
     rotation_requested: datetime | None = None  # rotate once when the newest secret is older (`rotation_requested`)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Move:
+    """One `moved:` entry: the resource live at `source` is the one declared at `target`."""
+
+    source: str
+    target: str
+    location: Location | None = None  # where the entry is written
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
 @dataclass(frozen=True)
 class PluginConfig:
     """A `type` plus plain options, as written under `provider:` or `secrets:`."""
@@ -69,6 +81,7 @@ class DesiredState:
     secret_policies: Mapping[str, SecretPolicy] = field(default_factory=dict)  # address -> its managed secret
     locations: Mapping[str, Location] = field(default_factory=dict)  # address -> where it is defined
     removed: tuple[str, ...] = ()  # addresses to stop managing without deleting them (`removed:`)
+    moved: tuple[Move, ...] = ()  # renames (`moved:`): the live resource at `source` becomes `target`
     root: str = "keyform.yaml"  # path of the root file (relative paths in settings resolve beside it)
 
     def resources(self) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -49,9 +49,9 @@ def test_included_files_may_hold_only_resource_sections(project):
     project.write("a.yaml", "version: 1\nrolse: {}\n")
     assert project.errors() == [
         "a.yaml:1:1: unknown key 'version' (an included file may hold only roles, users, credentials,"
-        " organization or include)",
+        " organization, moved or include)",
         "a.yaml:2:1: unknown key 'rolse' (did you mean 'roles'?) (an included file may hold only roles, users,"
-        " credentials, organization or include)",
+        " credentials, organization, moved or include)",
     ]
 
 

@@ -306,3 +306,27 @@ def test_a_policy_document_that_is_not_valid_is_one_line(project):
     assert line.endswith(
         "keyform.yaml:30:19: policies.artifacts-read.document.Statement[0].Effect: must be Allow or Deny, not 'Permit'"
     )
+
+
+def test_moved_renames_a_user_in_place_and_its_access_key_keeps_working(project):
+    applied(project)
+    iam = project.iam()
+    before = iam.get_user(UserName="reporting-export")["User"]
+    entry = project.sink()["users/reporting-export"]
+    project.edit("  reporting-export:", "  bi-export:")
+    text = project.config.read_text().rstrip("\n")
+    project.config.write_text(text + "\n\nmoved:\n  - from: users/reporting-export\n    to: users/bi-export\n")
+    planned = project.keyform("plan")
+    assert planned.exit_code == 0, planned.output
+    assert "  ~ users/bi-export  (update: renamed from users/reporting-export)" in planned.stdout
+    assert "Plan: 0 to create, 1 to update, 0 to delete." in planned.stdout
+    apply = project.keyform("apply", "--auto-approve")
+    assert apply.exit_code == 0, apply.output
+    after = iam.get_user(UserName="bi-export")["User"]
+    assert after["UserId"] == before["UserId"]
+    assert project.sink()["users/bi-export"] == entry and "users/reporting-export" not in project.sink()
+    arn = project.caller(entry["aws_access_key_id"], entry["aws_secret_access_key"])
+    assert arn.endswith(":user/automation/bi-export")
+    again = project.keyform("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    project.assert_no_secret_leaked()

@@ -371,3 +371,96 @@ def test_pull_shows_the_diff_then_writes_live_values_keeping_comments(org):
     assert org.keyform("plan", "--detailed-exitcode").exit_code == 0
     nothing = org.keyform("pull", "--auto-approve")
     assert "No drift to pull: the desired state matches the live state." in nothing.stdout
+
+
+# -- keyform import ADDR ID -----------------------------------------------------------------------
+
+
+def test_import_by_id_under_the_live_name_is_a_plain_import(org):
+    _shadow(_applied(org))
+    item = org.find("credentials", "shadow-it")
+    imported = org.keyform("import", "credentials/shadow-it", item["id"])
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.startswith("credentials:\n  shadow-it:\n    integration: Zapier\n")
+    assert "moved:" not in imported.stdout
+
+
+def test_import_by_id_under_a_new_name_prints_the_yaml_and_a_moved_entry(org):
+    _shadow(_applied(org))
+    item = org.find("credentials", "shadow-it")
+    imported = org.keyform("import", "credentials/zapier-sync", item["id"])
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.splitlines() == [
+        "credentials:",
+        "  zapier-sync:",
+        "    integration: Zapier",
+        "    permissions:",
+        "      employees:",
+        "      - read",
+        "moved:",
+        "- from: credentials/shadow-it",
+        "  to: credentials/zapier-sync",
+    ]
+    assert (
+        "Paste this into a desired-state file (or use --into FILE); the next plan shows an adopt that renames "
+        "credentials/shadow-it to credentials/zapier-sync." in imported.stderr
+    )
+
+
+def test_import_by_id_into_a_file_adds_the_entry_and_the_move_then_apply_renames(org):
+    _shadow(_applied(org))
+    item = org.find("credentials", "shadow-it")
+    path = org.workdir / "access" / "credentials.yaml"
+    before = path.read_text()
+    imported = org.keyform("import", "credentials/zapier-sync", item["id"], "--into", str(path))
+    assert imported.exit_code == 0, imported.output
+    after = path.read_text()
+    assert after.startswith(before.rstrip("\n") + "\n\n  zapier-sync:\n    integration: Zapier\n")
+    assert after.endswith("\n\nmoved:\n  - from: credentials/shadow-it\n    to: credentials/zapier-sync\n")
+    assert "  legacy-export:                    # replaced by payroll-sync;" in after
+    planned = org.keyform("plan")
+    assert (
+        "& credentials/zapier-sync  (adopt: renamed from credentials/shadow-it; live, not yet managed by keyform)"
+        in planned.stdout
+    )
+    assert org.keyform("apply", "--auto-approve").exit_code == 0
+    renamed = org.find("credentials", "zapier-sync")
+    assert renamed["id"] == item["id"] and renamed["managed_by"] == "keyform"
+    assert "No changes." in org.keyform("plan").stdout
+
+
+def test_import_by_id_refusals(org):
+    _shadow(_applied(org))
+    unknown = org.keyform("import", "credentials/zapier-sync", "cred_nope")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == (
+        "Error: import credentials/zapier-sync cred_nope: no live credential has id cred_nope "
+        "(list them with `keyform show credentials`)"
+    )
+    declared_id = org.find("credentials", "bi-reporting")["id"]
+    declared = org.keyform("import", "credentials/bi-dashboard", declared_id)
+    assert declared.exit_code == 1
+    assert declared.stderr.startswith(
+        f"Error: import credentials/bi-dashboard {declared_id}: id {declared_id} is credentials/bi-reporting, "
+        "declared at "
+    )
+    assert declared.stderr.strip().endswith(
+        "to rename it, change its name there and add a moved: entry from credentials/bi-reporting to "
+        "credentials/bi-dashboard"
+    )
+    shadow_id = org.find("credentials", "shadow-it")["id"]
+    taken = org.keyform("import", "credentials/bi-reporting", shadow_id)
+    assert taken.exit_code == 1
+    assert "Error: import credentials/bi-reporting: already declared at " in taken.stderr
+    client = org.api()
+    try:
+        client.request("POST", "/v1/roles", what="shadow-role", json={"name": "shadow-role"})
+    finally:
+        client.close()
+    role = org.find("roles", "shadow-role")["id"]
+    unrenamable = org.keyform("import", "roles/reports", role)
+    assert unrenamable.exit_code == 1
+    assert unrenamable.stderr.strip() == (
+        f"Error: import roles/reports {role}: it is live as roles/shadow-role, and role names can't change on the "
+        "keyform server: import it as roles/shadow-role"
+    )

@@ -213,3 +213,18 @@ def test_a_deleted_resource_is_retired_with_identity_and_left_alone_without(tmp_
     before = path.read_bytes()
     AgeSink(path, [str(identity.to_public())]).retire("credentials/b")  # can't decrypt: leaves the file
     assert path.read_bytes() == before
+
+
+def test_with_identity_file_a_moved_entry_is_re_encrypted_under_its_new_address(tmp_path, capsys):
+    identity = x25519.Identity.generate()
+    keyfile = identity_file(tmp_path, identity)
+    path = tmp_path / "secrets.json.age"
+    sink = AgeSink(path, [str(identity.to_public())], identity_file=keyfile)
+    sink.preflight()
+    secret = client_secret("credentials/old")
+    sink.deliver(secret)
+    sink.move("credentials/old", "credentials/new")
+    document = AgeSink(path, [str(identity.to_public())], identity_file=keyfile).read()
+    assert list(document) == ["credentials/new"]
+    assert document["credentials/new"]["client_secret"] == secret.fields["client_secret"]
+    assert_not_leaked(capsys, *secret.values())

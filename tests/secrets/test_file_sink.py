@@ -204,3 +204,28 @@ def test_a_retired_entry_keeps_only_the_fields_its_provider_marked_public(tmp_pa
     assert "wJalrXUtnFEMI/K7MDENG" not in text
     entry = json.loads(text)["users/ci"]
     assert entry["aws_access_key_id"] == "AKIAEXAMPLE" and "retired_at" in entry
+
+
+def test_a_moved_entry_is_at_the_new_address_only_and_a_torn_move_keeps_the_secret(tmp_path):
+    sink = FileSink(tmp_path / ".keyform" / "secrets.json")
+    sink.preflight()
+    sink.deliver(secret("credentials/old", "kfs_one"))
+    sink.close()
+    moved = FileSink(sink.path)
+    moved.preflight()
+    moved.move("credentials/old", "credentials/new")
+    moved.move("credentials/absent", "credentials/other")  # nothing there: nothing to do
+    moved.close()
+    document = json.loads(sink.path.read_text())
+    assert set(document) == {"credentials/new"} and document["credentials/new"]["client_secret"] == "kfs_one"
+
+    killed = FileSink(sink.path)
+    killed.preflight()
+    killed.move("credentials/new", "credentials/newer")
+    killed._pending.close()  # killed before folding in; then the second line is torn, as a crash may leave it
+    lines = killed.pending_path.read_text().splitlines()
+    killed.pending_path.write_text(lines[0] + "\n" + lines[1][:10])
+    recovered = FileSink(sink.path)
+    recovered.recover()
+    document = json.loads(sink.path.read_text())
+    assert document["credentials/newer"]["client_secret"] == "kfs_one"  # never lost: at worst at both addresses

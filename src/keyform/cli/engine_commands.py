@@ -341,51 +341,58 @@ def _show_live(address: str | None, output_format: str) -> None:
 
 @click.command(name="import")
 @click.argument("address", metavar="ADDR")
+@click.argument("resource_id", metavar="[ID]", required=False)
 @click.option(
     "--into",
     "into",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Add the resource to this desired-state file (comments and order kept) instead of printing it.",
 )
-def import_(address: str, into: Path | None) -> None:
+def import_(address: str, resource_id: str | None, into: Path | None) -> None:
     """Adopt one live resource: print its desired-state YAML to paste, or add it to a file with --into.
 
+    With ID (the id `keyform show` prints), the live resource with that id is adopted under ADDR;
+    if it is live under another name, a `moved:` entry renames it (kinds the API can rename).
     The next plan shows it as an adopt; applying that marks it as managed by keyform.
     """
     from keyform import engine, live
-    from keyform.errors import KeyformError
 
     options = current_options()
     with engine.session(options.settings(), prefetch=True) as run:
         kinds = type(run.provider).kinds
         state = run.read_live()
-        kind, found = live.find(kinds, state, address, command="import")
-        location = run.workspace.state.locations.get(found)
-        if found in run.workspace.state.resource_map:
-            where = f" at {location}" if location is not None else ""
-            raise KeyformError(f"import {address}: already declared{where}: nothing to import")
+        kind, found, target = live.to_import(kinds, state, run.workspace.state, address, resource_id)
         resource = state[found]
     spec = live.spec_of(kind, resource)
     adopt = "an adopt (managed by keyform once applied)"
     next_plan = "no change (it is managed already)" if resource.managed else adopt
+    if found != target:
+        next_plan = f"{'an update' if resource.managed else 'an adopt'} that renames {found} to {target}"
     if into is None:
-        options.ui.echo(live.dump(live.document(kinds, state, [found])), nl=False)
+        options.ui.echo(live.dump({kind.name: {live.name_of(kind, target): spec}}), nl=False)
+        if found != target:
+            options.ui.echo(live.dump({"moved": [{"from": found, "to": target}]}), nl=False)
         options.ui.err(f"Paste this into a desired-state file (or use --into FILE); the next plan shows {next_plan}.")
         return
-    _import_into(options, into, kind, found, spec)
-    options.ui.err(f"Added {found} to {into}: the next plan shows {next_plan}.")
+    _import_into(options, into, kind, target, spec, moved_from=found if found != target else "")
+    options.ui.err(f"Added {target} to {into}: the next plan shows {next_plan}.")
 
 
-def _import_into(options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any]) -> None:
-    """Add the entry to `into`; restore the file unless the desired state then loads and declares it."""
+def _import_into(
+    options: GlobalOptions, into: Path, kind: Kind, address: str, spec: dict[str, Any], *, moved_from: str = ""
+) -> None:
+    """Add the entry to `into` (and a `moved:` entry from `moved_from`, if given); restore the file
+    unless the desired state then loads and declares it."""
     from keyform import engine, live
-    from keyform.edit import added
+    from keyform.edit import added, moved_added
     from keyform.errors import KeyformError
     from keyform.fmt import write_atomically
 
     original = into.read_text(encoding="utf-8")
     write_atomically(into, added(into, kind, live.name_of(kind, address), spec))
     try:
+        if moved_from:
+            write_atomically(into, moved_added(into, moved_from, address))
         declared = address in engine.load(options.settings()).state.resource_map
     except KeyformError:
         write_atomically(into, original)

@@ -12,7 +12,7 @@ from keyform.config.durations import parse_duration
 from keyform.config.merge import address
 from keyform.contract import Kind
 from keyform.errors import Location
-from keyform.model import DesiredState, PluginConfig, Safety, SecretPolicy
+from keyform.model import DesiredState, Move, PluginConfig, Safety, SecretPolicy
 
 DEFAULT_SECRETS = {"type": "file", "path": ".keyform/secrets.json"}
 SINK_DEFAULTS = {"vault": {"mount": "secret"}}
@@ -39,6 +39,7 @@ def build_state(
         secret_policies=policies,
         locations=DefinedAt(merged, paths),
         removed=tuple(_addresses(data.get("removed", []), kinds)),
+        moved=_moves(merged, kinds),
         root=str(root.resolve()),
     )
 
@@ -130,6 +131,19 @@ def _addresses(entries: Sequence[str], kinds: Sequence[Kind]) -> list[str]:
         section, _, name = entry.partition("/")
         result.append(address(kinds, section, name) if name else entry)
     return result
+
+
+def _moves(merged: Document, kinds: Sequence[Kind]) -> tuple[Move, ...]:
+    """The `moved:` entries, addresses keyed, each with where it is written."""
+    entries = merged.data.get("moved", [])
+    return tuple(
+        Move(
+            source=_addresses([entry["from"]], kinds)[0],
+            target=_addresses([entry["to"]], kinds)[0],
+            location=merged.value_location(("moved", index)),
+        )
+        for index, entry in enumerate(entries)
+    )
 
 
 def _safety(spec: Mapping[str, Any], kinds: Sequence[Kind]) -> Safety:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from keyform.config.document import Document, MergedDocument
+from keyform.config.document import DataPath, Document, MergedDocument
 from keyform.config.hints import printable
 from keyform.contract import Kind, kind_of
-from keyform.errors import Problem
+from keyform.errors import Location, Problem
 
 
 def address(kinds: Sequence[Kind], section: str, name: str) -> str:
@@ -19,7 +19,7 @@ def address(kinds: Sequence[Kind], section: str, name: str) -> str:
 def merge(documents: list[Document], kinds: Sequence[Kind]) -> tuple[MergedDocument, list[Problem]]:
     """One document holding the root's settings and every file's resources (first definition
     wins); a problem for each resource or singleton defined twice."""
-    sections = {kind.name for kind in kinds} | {"include"}
+    sections = {kind.name for kind in kinds} | {"include", "moved"}
     root = documents[0]
     merged = MergedDocument(path=root.path, display=root.display, data={}, is_root=True, origins={(): root})
     problems: list[Problem] = []
@@ -37,7 +37,47 @@ def merge(documents: list[Document], kinds: Sequence[Kind]) -> tuple[MergedDocum
                 _merge_singleton(kind.name, document, merged, defined, problems)
             else:
                 _merge_section(kind, document, merged, defined, problems)
+        _merge_moves(document, merged)
     return merged, problems
+
+
+def _merge_moves(document: Document, merged: MergedDocument) -> None:
+    """Every file's `moved:` entries, one list; each entry's position comes from its own file."""
+    entries = document.data.get("moved")
+    if not isinstance(entries, list):
+        if "moved" in document.data and "moved" not in merged.data:  # not a list: the schema reports it
+            merged.data["moved"] = entries
+            merged.origins[("moved",)] = document
+        return
+    target = merged.data.setdefault("moved", [])
+    if not isinstance(target, list):
+        return
+    offset = len(target)
+    origin = document if offset == 0 else _Shifted(document, offset)
+    merged.origins.setdefault(("moved",), document)
+    for index, entry in enumerate(entries):
+        target.append(entry)
+        merged.origins[("moved", offset + index)] = origin
+
+
+class _Shifted(Document):
+    """A file's `moved:` entries as the merged list numbers them (after `offset` earlier ones)."""
+
+    def __init__(self, base: Document, offset: int):
+        super().__init__(path=base.path, display=base.display, data=base.data, is_root=base.is_root)
+        self._base = base
+        self._offset = offset
+
+    def value_location(self, path: DataPath) -> Location:
+        return self._base.value_location(self._local(path))
+
+    def key_location(self, path: DataPath) -> Location:
+        return self._base.key_location(self._local(path))
+
+    def _local(self, path: DataPath) -> DataPath:
+        if len(path) >= 2 and path[0] == "moved" and isinstance(path[1], int):
+            return ("moved", path[1] - self._offset, *path[2:])
+        return tuple(path)
 
 
 def _merge_singleton(

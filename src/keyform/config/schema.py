@@ -111,6 +111,9 @@ def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     protect["items"]["pattern"] = address_pattern(kinds)
     protect["description"] = f"Addresses ({', '.join(forms)}) never deleted, disabled or demoted."
     defs["removed"]["items"]["pattern"] = address_pattern(kinds)
+    named_pattern = address_pattern([kind for kind in kinds if not kind.singleton])
+    for end in ("from", "to"):
+        defs["moved"]["items"]["properties"][end]["pattern"] = named_pattern
     for kind in kinds:
         properties[kind.name] = {"$ref": f"#/$defs/{kind.name}"}
         if kind.singleton:
@@ -126,11 +129,12 @@ def schema_document(provider_type: str = DEFAULT_PROVIDER) -> dict[str, Any]:
     held = ", ".join(kind.name for kind in listed)
     defs["includedFile"] = {
         "type": "object",
-        "description": f"A file named by include: may hold {held} and include only.",
+        "description": f"A file named by include: may hold {held}, moved and include only.",
         "additionalProperties": False,
         "properties": {
             **{k.name: {"$ref": f"#/$defs/{k.name}"} for k in listed},
             "include": {"$ref": "#/$defs/include"},
+            "moved": {"$ref": "#/$defs/moved"},
         },
     }
     return schema

@@ -64,6 +64,7 @@ class _Checker:
                 self.add(where, message, key=key)
         self.check_protect()
         self.check_removed()
+        self.check_moved()
         self.check_unmanaged_drift()
         self.check_max_file_size()
         return self.problems
@@ -185,6 +186,71 @@ class _Checker:
                     f"removed lists {printable(entry)}, which is still declared under {section}: delete one of them "
                     "(removed stops managing a resource you no longer declare)",
                 )
+
+    def check_moved(self) -> None:
+        """Each `moved:` entry renames one resource: same kind at both ends, `to` declared, `from`
+        not, and no address at two ends of moves (chains and cycles are refused, not followed)."""
+        moves: list[tuple[int, str, str]] = []
+        for index, entry in _items(self.data.get("moved")):
+            if isinstance(entry, dict) and isinstance(entry.get("from"), str) and isinstance(entry.get("to"), str):
+                source, target = self._keyed(entry["from"]), self._keyed(entry["to"])
+                if source is not None and target is not None:  # else the schema reports it
+                    moves.append((index, source, target))
+        sources: dict[str, int] = {}
+        targets: dict[str, int] = {}
+        for index, source, target in moves:
+            sources.setdefault(source, index)
+            targets.setdefault(target, index)
+        for index, source, target in moves:
+            problem = self._move_problem(index, source, target, sources, targets)
+            if problem is not None:
+                path, message = problem
+                self.add(path, f"moved {source} -> {target}: {message}")
+
+    def _move_problem(
+        self, index: int, source: str, target: str, sources: dict[str, int], targets: dict[str, int]
+    ) -> tuple[DataPath, str] | None:
+        source_kind, target_kind = source.partition("/")[0], target.partition("/")[0]
+        if source_kind != target_kind:
+            return ("moved", index), f"from and to must be the same kind (a move renames one {source_kind} resource)"
+        if source == target:
+            return ("moved", index), "from and to are the same address: delete the entry"
+        for address_, ends, end in ((source, sources, "from"), (target, targets, "to")):
+            if ends[address_] != index:
+                first = self.doc.value_location(("moved", ends[address_]))
+                return ("moved", index, end), f"{address_} is already the {end} of the entry at {first}: keep one"
+        removed = {self._keyed(entry) for entry in self.data.get("removed") or () if isinstance(entry, str)}
+        if source in removed:
+            return ("moved", index, "from"), f"removed: lists {source} too: keep one (rename it, or stop managing it)"
+        if target in sources:
+            onward = self.doc.value_location(("moved", sources[target]))
+            return (
+                ("moved", index, "to"),
+                f"the entry at {onward} moves {target} on: chains are not followed; "
+                "write one entry from the address that is live to the one declared now",
+            )
+        if not self.complete or kind_of(self.kinds, source_kind) is None:
+            return None
+        declared = self.names.get(source_kind, set())
+        if source.partition("/")[2] in declared:
+            return (
+                ("moved", index, "from"),
+                f"{source} is still declared under {source_kind}: delete it there "
+                "(the resource is declared under its new name)",
+            )
+        if target.partition("/")[2] not in declared:
+            hint = did_you_mean(target, {f"{source_kind}/{name}" for name in declared}, cutoff=0.85)
+            return (
+                ("moved", index, "to"),
+                f"{target} is not declared{hint}: declare the resource under its new name in {source_kind}",
+            )
+        return None
+
+    def _keyed(self, entry: str) -> str | None:
+        section, _, name = entry.partition("/")
+        if not name or kind_of(self.kinds, section) is None:
+            return None
+        return address(self.kinds, section, name)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

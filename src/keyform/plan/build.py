@@ -64,6 +64,7 @@ def make_plan(
     forget = {*forget, *state.removed}  # `removed:` entries: forgotten when live and managed, else nothing
     if targets:
         _check_targets_exist(targets, state.resource_map.keys(), live.keys())
+    moved, not_live = ({}, {}) if destroy else _moves(state, live)
     kinds = type(provider).kinds
     result = diff(
         state,
@@ -73,9 +74,10 @@ def make_plan(
         reissue=set(reissue),
         forget=set(forget),
         removed_reason="destroy: every managed resource is deleted" if destroy else "removed from the desired state",
+        moved=moved,
         now=now,
     )
-    changes = [_with_live_secret(change, live) for change in result.changes]
+    changes = [_with_live_secret(_noted(change, not_live), live) for change in result.changes]
     if changes:
         referenced = _referenced(kinds)
         sides = Sides(before=_LiveAttributes(live), after=state.resource_map)
@@ -127,12 +129,42 @@ def _access(
     return access, found, drift
 
 
+def _moves(state: DesiredState, live: Mapping[str, LiveResource]) -> tuple[dict[str, str], dict[str, str]]:
+    """The `moved:` entries to carry out (declared address -> live address it is renamed from) and
+    those whose `from` is not live while `to` is not either (to -> from: a plain create, noted).
+    An entry whose `to` is live and `from` is not was carried out already: nothing to do."""
+    moved: dict[str, str] = {}
+    not_live: dict[str, str] = {}
+    for move in state.moved:
+        source, target = live.get(move.source), live.get(move.target)
+        if source is not None and target is not None:
+            where = f"{move.location}: " if move.location is not None else ""
+            raise KeyformError(
+                f"{where}moved {move}: both are live (ids {source.id} and {target.id}), so keyform can't tell "
+                f"which to keep: delete the entry to keep {move.target} (and delete {move.source}), or delete "
+                f"{move.target} outside keyform to rename {move.source}"
+            )
+        if source is not None:
+            moved[move.target] = move.source
+        elif target is None:
+            not_live[move.target] = move.source
+    return moved, not_live
+
+
+def _noted(change: Change, not_live: Mapping[str, str]) -> Change:
+    """A create at the `to` of a move whose `from` is not live says so (a typo in `from`?)."""
+    source = not_live.get(change.address)
+    if source is None or change.action != Action.CREATE:
+        return change
+    return change._replace(reason=f"moved from {source}, which is not live: created new")
+
+
 def _with_live_secret(change: Change, live: Mapping[str, LiveResource]) -> Change:
     """An update or adopt of a resource with a live secret says which (`details.live_secret`):
     that secret acts with whatever access the change gives, from the moment it is applied."""
     if change.action not in (Action.UPDATE, Action.ADOPT):
         return change
-    resource = live.get(change.address)
+    resource = live.get(change.details.get("moved_from") or change.address)
     if resource is None or not resource.secrets:
         return change
     return change._replace(details={**change.details, "live_secret": resource.secrets[-1].id})

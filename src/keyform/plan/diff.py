@@ -28,6 +28,7 @@ def diff(
     reissue: Collection[str] = (),
     forget: Collection[str] = (),
     removed_reason: str = "removed from the desired state",
+    moved: Mapping[str, str] | None = None,
     now: datetime,
 ) -> DiffResult:
     """Compare every declared resource with its live counterpart, then every undeclared live one.
@@ -35,13 +36,20 @@ def diff(
     `replace` forces a new secret (--replace); `reissue` forces one at once, revoking the current
     secret, for resources whose secret an interrupted apply may not have delivered. A managed,
     undeclared resource in `forget` is forgotten (left live, ownership marker dropped), not deleted.
+    `moved` maps a declared address that is not live to the live address it is renamed from.
     """
     specs = {spec.name: spec for spec in kinds}
     desired = state.resource_map
+    moved = moved or {}
     may_rotate = {*_scheduled(state), *replace, *reissue}
     changes: list[Change] = []
     for address, wanted in desired.items():
         current = live.get(address)
+        if current is None and address in moved:
+            spec = specs.get(address.split("/", 1)[0])
+            if spec is not None:
+                changes.extend(_moved(address, wanted, live[moved[address]], spec, moved[address]))
+            continue
         if current is None or not current.managed or current.attributes != wanted:  # else unchanged: the common case
             spec = specs.get(address.split("/", 1)[0])
             if spec is None:
@@ -54,8 +62,9 @@ def diff(
                 if rotation is not None:
                     changes.append(rotation)
     unmanaged: list[str] = []
+    renamed = set(moved.values())
     for address, current in live.items():
-        if address in desired:
+        if address in desired or address in renamed:
             continue
         spec = specs.get(address.split("/", 1)[0])
         if spec is None or spec.singleton:
@@ -100,6 +109,45 @@ def _diff_declared(address: str, wanted: Mapping[str, Any], current: LiveResourc
     if before != wanted:
         return [Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag)]
     return []
+
+
+def _moved(address: str, wanted: Mapping[str, Any], current: LiveResource, spec: Kind, source: str) -> list[Change]:
+    """The changes that take the live resource at `source` to `address`: an update (an adopt, if
+    keyform does not manage it yet) that renames it where its kind can be renamed in place; else
+    a replacement, a create at `address` and a delete at `source`, each saying why. The pair is
+    ordered like any create and delete (what references the new one moves before the old one
+    goes), and every provider carries it out as it carries out creates and deletes."""
+    before = _comparable(current.attributes, wanted)
+    moved_immutable = sorted(f for f in spec.immutable if before.get(f) != wanted.get(f))
+    if not spec.renamable or moved_immutable:
+        why = spec.rename_note or f"{spec.name} can't be renamed in place"
+        if spec.renamable:
+            why = f"{', '.join(moved_immutable)} can't change in place"
+        return [
+            Change(
+                Action.CREATE,
+                address,
+                after=dict(wanted),
+                reason=f"replaces {source} (moved: {why})",
+                details={"moved_from": source},
+            ),
+            Change(
+                Action.DELETE,
+                source,
+                dict(current.attributes),
+                None,
+                current.id,
+                current.etag,
+                reason=f"replaced by {address} (moved: {why})",
+                details={"moved_to": address},
+            ),
+        ]
+    details = {"moved_from": source}
+    if not current.managed:
+        reason = f"renamed from {source}; live, not yet managed by keyform"
+        return [Change(Action.ADOPT, address, before, dict(wanted), current.id, current.etag, reason, details=details)]
+    reason = f"renamed from {source}"
+    return [Change(Action.UPDATE, address, before, dict(wanted), current.id, current.etag, reason, details=details)]
 
 
 def _comparable(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:

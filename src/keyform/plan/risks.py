@@ -106,7 +106,9 @@ def _risks(
         return []  # nothing changes but who manages it
     kind = kind_of(type(provider), change.kind)
     if action == Action.DELETE:
-        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}")]
+        successor = change.details.get("moved_to")  # a `moved:` entry whose kind can't be renamed
+        instead = f", {change.reason}: its secret stops working" if successor else ""
+        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}{instead}")]
     risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
         risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))

@@ -129,6 +129,17 @@ class AgeSink(SecretSink):
                 document[address] = retired_entry(document[address], datetime.now(UTC))
                 self._write(document, self.path)
 
+    def move(self, source: str, target: str) -> None:
+        """With `identity_file`: re-encrypt `path` with the entry under its new address (one atomic
+        write). Without it keyform can't read the file: the entry stays under the old address."""
+        if self.identity_file is None:
+            return
+        with self._lock:
+            document = self.read()
+            if source in document:
+                document[target] = document.pop(source)
+                self._write(document, self.path)
+
     def _write(self, document: dict[str, Any], target: Path) -> None:
         plaintext = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
         ciphertext = pyrage.encrypt(plaintext, self._recipients())

@@ -34,6 +34,17 @@ class SecretSink(ABC):
         documents what happens). Raise SecretSinkError on failure.
         """
 
+    def move(self, source: str, target: str) -> None:  # noqa: B027 (optional hook)
+        """Move the entry at `source` to `target`: apply renamed the resource in place (`moved:`)
+        and its secret still works, now under the new address.
+
+        Called before the API renames the resource, and again with the addresses swapped if the
+        rename fails, so a run killed in between leaves the entry where the next run looks for it.
+        Nothing to do when there is no entry at `source`; an entry at `target` is replaced. Sinks
+        keyform can't edit keep what they have (each documents what happens). Raise
+        SecretSinkError on failure.
+        """
+
     def recover(self) -> None:  # noqa: B027 (optional hook)
         """Finish what a killed run left half done (e.g. fold its delivery log into the document).
 

@@ -101,7 +101,10 @@ class FileSink(SecretSink):
                 record = json.loads(line)
             except ValueError:  # the torn last line of a write that was killed: never acknowledged
                 continue
-            document[record["address"]] = record["entry"]
+            if record["entry"] is None:  # the old address of an entry `move` moved
+                document.pop(record["address"], None)
+            else:
+                document[record["address"]] = record["entry"]
         return document
 
     def deliver(self, secret: GeneratedSecret) -> None:
@@ -111,6 +114,34 @@ class FileSink(SecretSink):
         """Replace the entry of a deleted resource with one without its secret, marked `retired_at`."""
         now = datetime.now(UTC)
         self._store(address, lambda previous: retired_entry(previous, now) if live_entry(previous) else None)
+
+    def move(self, source: str, target: str) -> None:
+        """Log the entry at `target` and the removal of `source` in one write: a torn write keeps
+        at least the first line (the entry at `target`), so the secret is never only in flight."""
+        try:
+            with self._lock:
+                if self._document is None:
+                    self._document = self.read()
+                entry = self._document.get(source)
+                if entry is None:
+                    return
+                lines = json.dumps({"address": target, "entry": entry}, sort_keys=True) + "\n"
+                lines += json.dumps({"address": source, "entry": None}, sort_keys=True) + "\n"
+                pending = self._open_pending()
+                ticket = pending.write(lines)
+                self._document[target] = entry
+                del self._document[source]
+            pending.sync(ticket)
+        except OSError as error:
+            raise SecretSinkError(f"could not write secrets file {self.pending_path} ({error.strerror})") from None
+
+    def _open_pending(self) -> GroupCommitLog:
+        """The pending log, opened for appending on first use (call with the lock held)."""
+        if self._pending is None:
+            self._prepare_directory()
+            descriptor = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._pending = GroupCommitLog(os.fdopen(descriptor, "a", encoding="utf-8"))
+        return self._pending
 
     def _store(self, address: str, make_entry: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> None:
         """Log the entry `make_entry` makes from the current one (None: nothing to store), durably."""
@@ -122,11 +153,7 @@ class FileSink(SecretSink):
                 if entry is None:
                     return
                 line = json.dumps({"address": address, "entry": entry}, sort_keys=True) + "\n"
-                if self._pending is None:
-                    self._prepare_directory()
-                    descriptor = os.open(self.pending_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                    self._pending = GroupCommitLog(os.fdopen(descriptor, "a", encoding="utf-8"))
-                pending = self._pending
+                pending = self._open_pending()
                 ticket = pending.write(line)
                 self._document[address] = entry
             pending.sync(ticket)  # outside the lock: deliveries in flight together share one fsync

@@ -92,13 +92,16 @@ class IamBackend:
             return ApplyOutcome()
         if change.action == Action.ROTATE:
             return self._rotate(change)
+        renamed = change.live_address != change.address
+        if renamed:  # a `moved:` entry: the same user (id, access keys, groups, policies) under a new name
+            writes.rename_user(self.client, change.live_address.partition("/")[2], name)
         if change.action == Action.CREATE:
             writes.create_user(self.client, name, after)
             before = {}
         elif change.action == Action.ADOPT:
-            writes.adopt_user(self.client, name, before, after)
+            writes.adopt_user(self.client, name, before, after, renamed=renamed)
         else:
-            writes.update_user(self.client, name, before, after)
+            writes.update_user(self.client, name, before, after, renamed=renamed)
         return self._key_status(change.address, before.get("access_key_enabled"), after.get("access_key_enabled"))
 
     def _key_status(self, address: str, had: bool | None, wanted: bool | None) -> ApplyOutcome:

@@ -315,6 +315,7 @@ KINDS = (
         canonical=user_attributes,
         export=export_user,
         references={"groups": "groups", "customer_policies": "policies"},
+        renamable=True,  # UpdateUser NewUserName: the same user id, access keys, groups and policies
         secret=SecretSpec(
             source=SecretSource.API,
             rotation=Rotation.OVERLAP,

@@ -12,7 +12,7 @@ CHECKS_BEFORE = (Action.UPDATE, Action.ADOPT, Action.REPLACE, Action.DELETE)
 
 def moved(change: Change, live: Mapping[str, LiveResource]) -> str:
     """What moved since the plan, in a few words ("" if nothing did)."""
-    current = live.get(change.address)
+    current = live.get(change.live_address)  # a `moved:` rename: where the user is live now
     if change.action == Action.CREATE:
         return "it was created outside this plan" if current is not None else ""
     if current is None:

@@ -81,10 +81,10 @@ def create_user(client: IamClient, name: str, after: Attributes) -> str:
     return str(user["UserId"])
 
 
-def adopt_user(client: IamClient, name: str, before: Attributes, after: Attributes) -> None:
+def adopt_user(client: IamClient, name: str, before: Attributes, after: Attributes, *, renamed: bool = False) -> None:
     """Put keyform's marker on a live user, then bring it to the desired state."""
     client.call(f"users/{name}: adopting", "tag_user", UserName=name, Tags=tag_list(dict([canonical.MARKER])))
-    update_user(client, name, before, after)
+    update_user(client, name, before, after, renamed=renamed)
 
 
 def _sync_user_tags(client: IamClient, name: str, before: Attributes, after: Attributes, *, moved: bool) -> None:
@@ -100,11 +100,18 @@ def _sync_user_tags(client: IamClient, name: str, before: Attributes, after: Att
         client.call(f"users/{name}: untagging", "untag_user", UserName=name, TagKeys=removed)
 
 
-def update_user(client: IamClient, name: str, before: Attributes, after: Attributes) -> None:
+def rename_user(client: IamClient, old: str, new: str) -> None:
+    """UpdateUser with NewUserName: the user keeps its id, access keys, groups and policies."""
+    client.call(f"users/{old}: renaming to {new}", "update_user", UserName=old, NewUserName=new)
+
+
+def update_user(client: IamClient, name: str, before: Attributes, after: Attributes, *, renamed: bool = False) -> None:
+    """Bring a live user to `after`; `renamed`: it was just renamed (its ARN changed, as with a new path)."""
     where = f"users/{name}"
-    moved = "path" in after and (after["path"] or "/") != (before.get("path") or "/")
-    if moved:
+    repathed = "path" in after and (after["path"] or "/") != (before.get("path") or "/")
+    if repathed:
         client.call(f"{where}: moving to path {after['path']}", "update_user", UserName=name, NewPath=after["path"])
+    moved = repathed or renamed
     if "tags" in after or moved:
         _sync_user_tags(client, name, before, after, moved=moved)
     if "permissions_boundary" in after and after["permissions_boundary"] != before.get("permissions_boundary"):

@@ -162,6 +162,7 @@ def kinds() -> tuple[Kind, ...]:
             canonical=role_attributes,
             export=export_role,
             grants=own_grants,
+            rename_note="role names can't change on the keyform server",
             key_order=("description", "permissions", "attributes"),
             list_order={"permissions": LEVELS},
         ),
@@ -175,6 +176,7 @@ def kinds() -> tuple[Kind, ...]:
             placeholder="EMAIL",
             key=_lower,
             key_note="emails are compared case-insensitively",
+            renamable=True,  # an email change keeps the user's id and API key
             canonical=user_attributes,
             export=export_user,
             references={"roles": "roles"},
@@ -211,6 +213,7 @@ def kinds() -> tuple[Kind, ...]:
             references={"roles": "roles"},
             secret=SecretSpec(source=SecretSource.API, rotation=Rotation.OVERLAP, max_live=2, noun="client secret"),
             grants=own_grants,
+            renamable=True,  # a new name keeps the credential's id, client id and secrets
             key_order=(
                 "integration",
                 "enabled",

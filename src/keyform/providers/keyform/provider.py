@@ -403,6 +403,8 @@ class KeyformProvider(rules.ServerRules, Provider):
         body = {name: after[name] for name in fields if name in after}
         if change.action == Action.ADOPT:
             body["managed_by"] = MANAGED_BY
+        if change.details.get("moved_from"):  # a `moved:` rename: the same resource, a new name
+            body["email" if change.kind == "users" else "name"] = change.name
         return body
 
     def _patch(self, change: Change, path: str, body: dict[str, Any]) -> ApplyOutcome:
