@@ -206,3 +206,16 @@ def test_a_live_role_with_a_logins_name_is_refused_in_one_line(project: Project)
 
     assert "role orders_api_b already exists: rename login_roles.orders_api, or rename or drop" in done.stderr
     assert project.sql("SELECT rolname FROM pg_roles WHERE rolname = 'orders_api_a'") == []
+
+
+def test_deleting_an_overlap_login_role_drops_the_group_and_both_logins(project: Project) -> None:
+    project.edit(with_overlap("1h"))
+    project.keyform("apply", "--auto-approve")
+    project.edit(lambda d: d["login_roles"].pop("orders_api"))
+
+    plan = project.keyform("plan", "--detailed-exitcode", code=2)
+    project.keyform("apply", "--auto-approve")
+
+    assert f"- {ADDRESS}" in plan.stdout
+    assert project.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'orders_api%%'") == []
+    project.keyform("plan", "--detailed-exitcode", code=0)
