@@ -186,10 +186,10 @@ class PostgresqlProvider(Provider):
     def _apply_overlap(self, change: Change) -> ApplyOutcome:
         """Update, adopt, delete or the end of an overlap (revoke) of an overlap login role."""
         sql_of = connecting("overlap_sql")
-        found, current = self._now(change.name)
         if change.action == Action.DELETE:
             self.session.delete(change, self.reassign_to, sql_of.drop_halves(change.name))
             return ApplyOutcome()
+        found, current = self._now(change.name)
         if change.action == Action.ROTATE:  # phase revoke: the retiring half's password is cleared
             steps = sql_of.clear(change.name, overlap.other(change.name, current))
         else:
@@ -285,10 +285,10 @@ class PostgresqlProvider(Provider):
 
 def _overlapping(change: Change) -> bool:
     """Whether the change is to a login role that is (and stays) realised with two logins."""
-    before, after = change.before or {}, change.after or {}
     if change.kind != "login_roles" or overlap.style_switch(change):
         return False
-    return (after if change.after is not None else before).get("rotation_overlap") is not None
+    attributes = change.after if change.after is not None else change.before or {}
+    return attributes.get("rotation_overlap") is not None
 
 
 def _live(role: Role) -> LiveResource:
