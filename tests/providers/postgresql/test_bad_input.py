@@ -80,14 +80,6 @@ def test_a_column_typo_is_refused_before_anything_applies(project: Project) -> N
     assert no_roles(project)
 
 
-def test_rotation_overlap_is_refused_by_validate_in_one_line(project: Project) -> None:
-    project.edit(lambda d: d["login_roles"]["orders_api"]["password"].update({"rotation_overlap": "1d"}))
-
-    done = project.keyform("validate", code=1)
-
-    assert "rotation_overlap is not supported for PostgreSQL login roles" in done.stdout + done.stderr
-
-
 def test_without_psycopg_keyform_says_which_extra_to_install(project: Project) -> None:
     hide = "import sys; sys.modules['psycopg'] = None; from keyform.__main__ import run; sys.argv[0] = 'keyform'; run()"
     command = [sys.executable, "-c", hide, "-C", str(project.workdir), "plan"]

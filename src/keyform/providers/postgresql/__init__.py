@@ -4,6 +4,7 @@
 - `scram`: SCRAM-SHA-256 verifiers computed client-side (the password never reaches the server);
 - `catalog`: the whole live state in a fixed handful of catalog queries;
 - `statements`: the SQL of each change; `provider`: read, apply, risks, invariants; `verify`: `keyform verify`.
+- `overlap`: login roles rotated with overlap (a group and two logins used alternately); `overlap_sql`: their SQL.
 
 psycopg is an optional dependency: `pip install 'keyform[postgresql]'`. Importing this package does
 not import it (the kinds, the schema and `keyform validate` work without it).

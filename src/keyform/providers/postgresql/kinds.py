@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from keyform.contract import JSON, Kind, Rotation, SecretSource, SecretSpec
+from keyform.providers.postgresql import overlap
 
 ATTRIBUTES = ("SUPERUSER", "CREATEROLE", "CREATEDB", "BYPASSRLS", "REPLICATION")
 DATABASE_PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")
@@ -93,7 +94,11 @@ LOGIN_SCHEMA = {
             "description": "The password keyform generates: its rotation policy.",
             "properties": {
                 "rotate_after": {"type": "string", "description": "Rotate the password when it is this old, e.g. 90d."},
-                "rotation_overlap": {"type": "string", "description": "Not supported for PostgreSQL login roles."},
+                "rotation_overlap": {
+                    "type": "string",
+                    "description": "Rotate with overlap: logins NAME_a and NAME_b in group NAME, used alternately "
+                    "(docs/providers/postgresql.md); without it a rotation ends the old password at once.",
+                },
             },
         },
     },
@@ -155,11 +160,15 @@ def _group(spec: JSON) -> dict[str, Any]:
 
 
 def _login(spec: JSON) -> dict[str, Any]:
-    return {
+    attributes = {
         **_group(spec),
         "connection_limit": int(spec.get("connection_limit", -1)),
         "valid_until": valid_until(spec.get("valid_until")),
+        "rotation_overlap": overlap.duration(spec),  # None: one login role, immediate rotation
     }
+    if attributes["rotation_overlap"] is not None:
+        attributes["logins"] = list(overlap.SUFFIXES)  # NAME_a and NAME_b, both intact
+    return attributes
 
 
 def _group_export(attributes: JSON) -> dict[str, Any]:
@@ -175,6 +184,8 @@ def _login_export(attributes: JSON) -> dict[str, Any]:
         spec["connection_limit"] = attributes["connection_limit"]
     if attributes["valid_until"]:
         spec["valid_until"] = attributes["valid_until"]
+    if attributes.get("rotation_overlap"):
+        spec["password"] = {"rotation_overlap": attributes["rotation_overlap"]}
     return spec
 
 
@@ -209,7 +220,8 @@ LOGIN_ROLES = Kind(
     key_order=("member_of", "connection_limit", "valid_until", "attributes", "grants", "password"),
     secret=SecretSpec(
         source=SecretSource.KEYFORM,
-        rotation=Rotation.IMMEDIATE,
+        rotation=Rotation.OVERLAP,  # with password.rotation_overlap: two logins used alternately (overlap.py)
+        max_live=2,
         noun="password",
         policy_path=("password",),
         alphabet=PASSWORD_ALPHABET,

@@ -28,6 +28,7 @@ from keyform.contract import (
     SecretVerifier,
 )
 from keyform.errors import ProviderError
+from keyform.providers.postgresql import overlap
 from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVILEGES, TLS_OPTIONS
 
 if TYPE_CHECKING:
@@ -98,20 +99,10 @@ class PostgresqlProvider(Provider):
     def check_document(cls, data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, bool]]:
         problems: list[tuple[tuple[str | int, ...], str, bool]] = []
         for kind in ("login_roles", "group_roles"):
-            for name, spec in (data.get(kind) or {}).items():
+            for name in data.get(kind) or {}:
                 if str(name).startswith("pg_"):
                     problems.append(((kind, name), "names starting with pg_ are reserved for PostgreSQL", True))
-                policy = (spec or {}).get("password") or {}
-                if "rotation_overlap" in policy:
-                    problems.append(
-                        (
-                            (kind, name, "password", "rotation_overlap"),
-                            "rotation_overlap is not supported for PostgreSQL login roles yet (one password "
-                            "per role): remove it; rotations are immediate",
-                            True,
-                        )
-                    )
-        return problems
+        return problems + overlap.check_document(data)
 
     def describe(self) -> str:
         return self.session.describe()
@@ -129,8 +120,10 @@ class PostgresqlProvider(Provider):
     def read(self) -> dict[str, LiveResource]:
         catalog = self.session.read()
         self._catalog = catalog
-        live: dict[str, LiveResource] = {}
+        live, halves = overlap.fold(catalog, _live)  # login roles with overlap: a group and two logins
         for role in catalog.roles.values():
+            if role.name in halves:
+                continue
             if role.is_self or ("SUPERUSER" in role.attributes and not role.comment.startswith(MARKER)):
                 continue  # keyform's own role and unmanaged superusers are never touched
             resource = _live(role)
@@ -146,9 +139,15 @@ class PostgresqlProvider(Provider):
     # -- apply --------------------------------------------------------------------------------------
 
     def generates_secret(self, change: Change) -> bool:
-        return change.kind == "login_roles" and change.action in (Action.CREATE, Action.REPLACE, Action.ROTATE)
+        if change.kind != "login_roles":
+            return False
+        if change.action == Action.ROTATE:
+            return change.details.get("phase") != "revoke"
+        return change.action in (Action.CREATE, Action.REPLACE) or bool(overlap.style_switch(change))
 
     def apply(self, change: Change) -> ApplyOutcome:
+        if _overlapping(change):
+            return self._apply_overlap(change)
         if change.action == Action.DELETE:
             self.session.delete(change, self.reassign_to)
             return ApplyOutcome()
@@ -159,15 +158,66 @@ class PostgresqlProvider(Provider):
         return ApplyOutcome(etag=self.session.etag(change.name))
 
     def apply_with_secret(self, change: Change, secret: GeneratedSecret) -> ApplyOutcome:
+        if _overlapping(change) or overlap.style_switch(change):
+            return self._set_overlap(change, secret)
         if change.action == Action.ROTATE:
             self.session.set_password(change, secret)
         else:  # create, replace
             if change.action == Action.REPLACE:
                 self.session.delete(change, self.reassign_to)
             self.session.create(change, secret)
-        fields = {**self.session.connection_fields(change.name), "password": secret.fields["password"]}
+        return self._delivered(change, secret, change.name)
+
+    def _delivered(self, change: Change, secret: GeneratedSecret, user: str) -> ApplyOutcome:
+        """The secret with what libpq needs to log in as `user`, and the role's etag now."""
+        fields = {**self.session.connection_fields(user), "password": secret.fields["password"]}
         public = ("host", "port", "dbname", "user")
         return ApplyOutcome(secret=replace(secret, fields=fields, public=public), etag=self.session.etag(change.name))
+
+    # -- login roles with rotation overlap (overlap.py has the design) -------------------------------
+
+    def _now(self, name: str) -> tuple[dict[str, tuple[str, list[str]]], str]:
+        """The halves of `name` that exist now, and its current half (the group's etag, checked in the
+        change's transaction, guards both since the plan)."""
+        found = self.session.roles_now([name, *overlap.halves(name)])
+        group = found.pop(name, None)
+        return found, overlap.current_of(group[0] if group else None, name)
+
+    def _apply_overlap(self, change: Change) -> ApplyOutcome:
+        """Update, adopt, delete or the end of an overlap (revoke) of an overlap login role."""
+        sql_of = connecting("overlap_sql")
+        if change.action == Action.DELETE:
+            self.session.delete(change, self.reassign_to, sql_of.drop_halves(change.name))
+            return ApplyOutcome()
+        found, current = self._now(change.name)
+        if change.action == Action.ROTATE:  # phase revoke: the retiring half's password is cleared
+            steps = sql_of.clear(change.name, overlap.other(change.name, current))
+        else:
+            steps = sql_of.update(change, self.session.connection.info.dbname, found, current)
+        self.session.run(change, steps)
+        return ApplyOutcome(etag=self.session.etag(change.name))
+
+    def _set_overlap(self, change: Change, secret: GeneratedSecret) -> ApplyOutcome:
+        """Create, replace, rotate or switch the rotation style of an overlap login role."""
+        sql_of = connecting("overlap_sql")
+        verifier = connecting("scram").verifier(secret.fields["password"])
+        database = str(self.session.connection.info.dbname)
+        switch = overlap.style_switch(change)
+        if switch == "to-immediate":
+            self.session.run(change, sql_of.to_immediate(change, database, secret, verifier))
+            return self._delivered(change, secret, change.name)
+        first = overlap.halves(change.name)[0]
+        if switch == "to-overlap":
+            self.session.run(change, sql_of.to_overlap(change, database, secret, verifier))
+            return self._delivered(change, secret, first)
+        if change.action == Action.ROTATE:
+            current = self._now(change.name)[1]
+            self.session.run(change, sql_of.rotate(change, current, secret, verifier))
+            return self._delivered(change, secret, overlap.other(change.name, current))
+        if change.action == Action.REPLACE:
+            self.session.delete(change, self.reassign_to, sql_of.drop_halves(change.name))
+        self.session.run(change, sql_of.create(change, database, secret, verifier))
+        return self._delivered(change, secret, first)
 
     # -- risks and rules ----------------------------------------------------------------------------
 
@@ -178,7 +228,7 @@ class PostgresqlProvider(Provider):
         return grant.startswith("role:") or grant.rpartition(":")[2] not in READ_PRIVILEGES
 
     def risks(self, change: Change) -> list[Risk]:
-        risks: list[Risk] = []
+        risks: list[Risk] = overlap.switch_risk(change)
         before, after = change.before or {}, change.after or {}
         if change.action == Action.DELETE:
             owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
@@ -198,6 +248,10 @@ class PostgresqlProvider(Provider):
         return risks
 
     def rotation_risks(self, change: Change) -> list[Risk]:
+        if _overlapping(change):
+            group = self._catalog.roles.get(change.name) if self._catalog else None
+            current = overlap.current_of(group.comment if group else None, change.name)
+            return overlap.rotation_risks(change, current, (change.after or {}).get("valid_until"))
         old = change.details.get("old_secret", "the current one")
         message = (
             f"{change.address}: new password; the current one ({old}) stops working at once (one password per "
@@ -219,6 +273,7 @@ class PostgresqlProvider(Provider):
             )
         for change in changes:
             problems += _missing_objects(change, catalog)
+            problems += overlap.taken_names(change, catalog)
             owned = catalog.owned.get(change.name, [])
             if change.action in (Action.DELETE, Action.REPLACE) and owned and not self.reassign_to:
                 problems.append(
@@ -226,6 +281,14 @@ class PostgresqlProvider(Provider):
                     "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
                 )
         return problems
+
+
+def _overlapping(change: Change) -> bool:
+    """Whether the change is to a login role that is (and stays) realised with two logins."""
+    if change.kind != "login_roles" or overlap.style_switch(change):
+        return False
+    attributes = change.after if change.after is not None else change.before or {}
+    return attributes.get("rotation_overlap") is not None
 
 
 def _live(role: Role) -> LiveResource:
@@ -239,6 +302,7 @@ def _live(role: Role) -> LiveResource:
         attributes["connection_limit"] = role.connection_limit
         valid = role.valid_until
         attributes["valid_until"] = None if valid is None or valid.year >= 9999 else valid.isoformat()
+        attributes["rotation_overlap"] = None
     managed = role.comment.startswith(MARKER)
     return LiveResource(f"{kind}/{role.name}", attributes, role.name, role.etag, managed, _secrets(role))
 

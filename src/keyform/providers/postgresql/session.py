@@ -16,6 +16,12 @@ from keyform.contract import Change, GeneratedSecret, StaleChangeError, Unreacha
 from keyform.errors import ProviderError
 from keyform.providers.postgresql import catalog, scram, statements
 
+ROLES_NOW = """
+SELECT r.rolname, shobj_description(r.oid, 'pg_authid'),
+       ARRAY(SELECT g.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE a.member = r.oid)
+FROM pg_roles r WHERE r.rolname = ANY(%s)
+"""
+
 
 def _clean(message: str, secrets: list[str]) -> str:
     """The first line of a server or libpq message, with every known secret masked."""
@@ -112,10 +118,26 @@ class Session:
         verifier = scram.verifier(secret.fields["password"])
         self._run(change, [statements.password(change.name, verifier), self._comment(change.name, secret)])
 
-    def delete(self, change: Change, reassign_to: str | None) -> None:
+    def delete(self, change: Change, reassign_to: str | None, first: Sequence[sql.Composable] = ()) -> None:
         before = change.before or {}
         steps = statements.grants(change.name, self.connection.info.dbname, before.get("grants", ()), ())
-        self._run(change, [*steps, *statements.drop(change.name, reassign_to)])
+        self._run(change, [*first, *steps, *statements.drop(change.name, reassign_to)])
+
+    def run(self, change: Change, steps: Sequence[sql.Composable]) -> None:
+        """Statements built elsewhere (an overlap login role's), in one transaction like every change."""
+        self._run(change, steps)
+
+    def roles_now(self, names: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
+        """The comment and memberships of those of `names` that exist, read at apply time."""
+        try:
+            with self._lock:
+                self.sent += 1
+                rows = self.connection.execute(ROLES_NOW, (list(names),)).fetchall()
+        except psycopg.OperationalError as error:
+            raise UnreachableError(f"reading roles {', '.join(names)} failed: {self._message(error)}") from None
+        except psycopg.Error as error:
+            raise ProviderError(f"reading roles {', '.join(names)} failed: {self._message(error)}") from None
+        return {name: (comment or "", list(groups)) for name, comment, groups in rows}
 
     @staticmethod
     def _comment(role: str, secret: GeneratedSecret | None) -> sql.Composed:

@@ -40,7 +40,7 @@ class PasswordVerifier:
             return Finding(address, False, "the sink entry has no password")
         role = address.partition("/")[2]
         params = {**self.options, "user": role, "password": password}
-        for key in ("host", "port", "dbname"):
+        for key in ("host", "port", "dbname", "user"):  # user: an overlap login role's current half
             if entry.get(key):
                 params[key] = entry[key]
         try:
