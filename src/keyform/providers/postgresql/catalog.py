@@ -60,13 +60,15 @@ FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON
 WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND t.attnum > 0 AND NOT t.attisdropped AND {SYSTEM_SCHEMA}
 """
 OWNED = """
-SELECT r.rolname,
-       CASE WHEN d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-            THEN pg_describe_object(d.classid, d.objid, d.objsubid)
-            ELSE 'an object in database ' || coalesce(db.datname, '?') END
-FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid
-WHERE d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass AND r.rolname !~ '^pg_'
-"""
+SELECT r.rolname, d.deptype, db.datname,
+       CASE WHEN d.dbid IN (0, here.oid) THEN pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid,
+     (SELECT oid FROM pg_database WHERE datname = current_database()) here
+WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname !~ '^pg_'
+  AND (d.deptype = 'o' OR d.deptype = 'a' AND NOT (
+       d.dbid = here.oid AND d.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_default_acl'::regclass)
+       OR d.classid = 'pg_database'::regclass AND d.objid = here.oid))
+"""  # what stops DROP ROLE: objects owned, and privileges besides those keyform reads (and so revokes)
 QUERIES = (ROLES, MEMBERSHIPS, PRIVILEGES, OBJECTS, OWNED)
 
 
@@ -92,8 +94,9 @@ class Catalog:
 
     roles: dict[str, Role]
     objects: set[tuple[str, str]]  # (schema | table | sequence | column, qualified name)
-    owned: dict[str, list[str]]  # role -> descriptions of what it owns
+    owned: dict[str, list[str]]  # role -> what it owns or holds here, which REASSIGN / DROP OWNED take care of
     database: str
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # role -> other databases it owns or holds in
 
 
 def read(conn: Any) -> Catalog:
@@ -115,6 +118,12 @@ def read(conn: Any) -> Catalog:
             grant = f"database:{privilege}" if on == "database" else f"{on}:{target}:{privilege}"
             by_oid[grantee].grants.append(grant)
     owned: dict[str, list[str]] = defaultdict(list)
-    for role_name, description in rows["z"]:
-        owned[role_name].append(description)
-    return Catalog(roles, {(on, name) for on, name in rows["o"]}, dict(owned), conn.info.dbname)
+    elsewhere: dict[str, set[str]] = defaultdict(set)
+    for role_name, deptype, database, description in rows["z"]:
+        if description is None:
+            elsewhere[role_name].add(database or "?")
+        else:
+            owned[role_name].append(description if deptype == "o" else f"privileges on {description}")
+    objects = {(on, name) for on, name in rows["o"]}
+    away = {role: sorted(databases) for role, databases in elsewhere.items()}
+    return Catalog(roles, objects, dict(owned), conn.info.dbname, away)

@@ -180,11 +180,16 @@ class PostgresqlProvider(Provider):
     def risks(self, change: Change) -> list[Risk]:
         risks: list[Risk] = []
         before, after = change.before or {}, change.after or {}
-        if change.action == Action.DELETE:
+        if change.action in (Action.DELETE, Action.REPLACE):
             owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
             if owned:
-                where = f"reassigned to {self.reassign_to}" if self.reassign_to else "refused: set reassign_owned_to"
-                risks.append(Risk(RiskCategory.BREAKING, f"{change.address}: owns {_listed(owned)} ({where})"))
+                where = (
+                    f"reassigned to {self.reassign_to} (provider.reassign_owned_to)"
+                    if self.reassign_to
+                    else "apply will refuse: set provider.reassign_owned_to"
+                )
+                risks.append(Risk(RiskCategory.BREAKING, f"{change.address} owns {_listed(owned)}: {where}"))
+        if change.action == Action.DELETE:
             return risks
         gained_attributes = sorted(set(after.get("attributes", ())) - set(before.get("attributes", ())))
         for attribute in gained_attributes:
@@ -219,13 +224,28 @@ class PostgresqlProvider(Provider):
             )
         for change in changes:
             problems += _missing_objects(change, catalog)
-            owned = catalog.owned.get(change.name, [])
-            if change.action in (Action.DELETE, Action.REPLACE) and owned and not self.reassign_to:
-                problems.append(
-                    f"{change.address} owns {_listed(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
-                    "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
-                )
+            if change.action in (Action.DELETE, Action.REPLACE):
+                problems += self._drop_problems(change, catalog)
         return problems
+
+    def _drop_problems(self, change: Change, catalog: Catalog) -> list[str]:
+        """Why DROP ROLE would fail at apply, found at plan time: what the role owns or holds here
+        (unless provider.reassign_owned_to hands it over), and anything in another database, which
+        REASSIGN OWNED and DROP OWNED in this one can't reach."""
+        owned = catalog.owned.get(change.name, [])
+        elsewhere = catalog.elsewhere.get(change.name, [])
+        if elsewhere:
+            return [
+                f"{change.address} owns objects or holds privileges in database {', '.join(elsewhere)}: DROP ROLE "
+                f"would fail and keyform reaches only database {catalog.database}; there, run REASSIGN OWNED BY "
+                f"{change.name} TO another_role; DROP OWNED BY {change.name}"
+            ]
+        if owned and not self.reassign_to:
+            return [
+                f"{change.address} owns {_listed(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
+                "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
+            ]
+        return []
 
 
 def _live(role: Role) -> LiveResource:
