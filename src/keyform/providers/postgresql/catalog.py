@@ -2,7 +2,8 @@
 
 One read-only, repeatable-read transaction: roles with their comments (pg_roles,
 shobj_description), memberships (pg_auth_members), every privilege in the connected database
-(aclexplode over pg_database, pg_namespace, pg_class and pg_attribute), the schemas, tables and
+(aclexplode over pg_database, pg_namespace, pg_class, pg_attribute and the per-schema default
+privileges of pg_default_acl), the schemas, tables and
 columns that exist, and what each role owns (pg_shdepend). Never a query per role or per object.
 """
 
@@ -47,6 +48,12 @@ SELECT 'column', n.nspname || '.' || c.relname || '.' || t.attname, a.grantee, a
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
      aclexplode(t.attacl) a
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND {SYSTEM_SCHEMA} AND a.grantee <> c.relowner
+UNION ALL
+SELECT 'default', o.rolname || '.' || n.nspname || '.' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
+       WHEN 'S' THEN 'sequences' ELSE 'functions' END, a.grantee, a.privilege_type
+FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+     aclexplode(d.defaclacl) a
+WHERE d.defaclobjtype IN ('r', 'S', 'f') AND a.grantee <> d.defaclrole
 """
 OBJECTS = f"""
 SELECT 'schema', n.nspname FROM pg_namespace n WHERE {SYSTEM_SCHEMA}

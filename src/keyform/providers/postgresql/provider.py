@@ -282,12 +282,31 @@ def _missing_objects(change: Change, catalog: Catalog) -> list[str]:
     for grant in (change.after or {}).get("grants", ()):
         on, _, rest = grant.partition(":")
         target = rest.rpartition(":")[0]
-        if on != "database" and (on, target) not in catalog.objects:
+        if on == "default":
+            problems += _default_problems(change.address, target, catalog)
+        elif on != "database" and (on, target) not in catalog.objects:
             what = {"column": "column", "schema": "schema"}.get(on, "table or view" if on == "table" else on)
             problems.append(
                 f"{change.address}: grants on {what} {target}, which does not exist in database {catalog.database}: "
                 "check the name in grants, or create it first"
             )
+    return list(dict.fromkeys(problems))  # default privileges on tables and sequences name one schema twice
+
+
+def _default_problems(address: str, target: str, catalog: Catalog) -> list[str]:
+    """Default privileges for objects a role that does not exist creates, or in a schema that doesn't."""
+    owner, schema, _ = target.split(".")
+    problems = []
+    if owner not in catalog.roles:
+        problems.append(
+            f"{address}: default privileges for objects role {owner} creates, but role {owner} does not exist: "
+            "check the name in grants.default_privileges, or create it first"
+        )
+    if ("schema", schema) not in catalog.objects:
+        problems.append(
+            f"{address}: default privileges in schema {schema}, which does not exist in database {catalog.database}: "
+            "check the name in grants.default_privileges, or create it first"
+        )
     return problems
 
 
