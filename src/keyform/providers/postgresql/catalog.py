@@ -1,10 +1,12 @@
 """The live state in five catalog queries, whatever the number of roles and objects.
 
 One read-only, repeatable-read transaction: roles with their comments (pg_roles,
-shobj_description), memberships (pg_auth_members), every privilege in the connected database
+pg_shdescription), memberships (pg_auth_members), every privilege in the connected database
 (aclexplode over pg_database, pg_namespace, pg_class, pg_attribute and the per-schema default
-privileges of pg_default_acl), the schemas, tables and
-columns that exist, and what each role owns (pg_shdepend). Never a query per role or per object.
+privileges of pg_default_acl), the schemas, tables and columns that exist, and what each role owns
+(pg_shdepend). Never a query per role or per object. A role's etag (what a plan saw of it: its
+attributes, comment and memberships; grants are idempotent) is computed by the same joins when
+one change checks it before it applies.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from keyform.providers.postgresql.kinds import ATTRIBUTES
 
 SYSTEM_SCHEMA = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 ETAG = """md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, shobj_description(r.oid, 'pg_authid'),
-    (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
-     WHERE a.member = r.oid)))"""  # what a plan saw of a role: attributes, comment, memberships (grants are idempotent)
-ROLE_ETAG = f"SELECT {ETAG} FROM pg_roles r WHERE r.rolname = %s"
+    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, s.description, m.names))"""  # what a plan saw of a role
+ROLE_FROM = """pg_roles r LEFT JOIN pg_shdescription s ON s.objoid = r.oid AND s.classoid = 'pg_authid'::regclass
+LEFT JOIN (SELECT a.member, string_agg(g.rolname, ',' ORDER BY g.rolname) AS names
+           FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid GROUP BY a.member) m ON m.member = r.oid"""
+# comments and memberships joined once, not shobj_description() and a subquery per role (bench/README.md)
+ROLE_ETAG = f"SELECT {ETAG} FROM {ROLE_FROM} WHERE r.rolname = %s"
 ROLES = f"""
 SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), shobj_description(r.oid, 'pg_authid'),
+       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), s.description,
        r.rolname = current_user, {ETAG}
-FROM pg_roles r WHERE r.rolname !~ '^pg_'
+FROM {ROLE_FROM} WHERE r.rolname !~ '^pg_'
 """
 MEMBERSHIPS = """
 SELECT m.rolname, g.rolname FROM pg_auth_members a
