@@ -32,7 +32,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from run import compile_keyform  # noqa: E402
 from tests.pg import Cluster, find_bin_dir  # noqa: E402
 
 from keyform.providers.postgresql.catalog import QUERIES  # noqa: E402
@@ -104,6 +106,7 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 def main() -> None:
     logins = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    compile_keyform()
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise SystemExit("PostgreSQL is not installed: apt-get install postgresql, or pip install pgserver")
