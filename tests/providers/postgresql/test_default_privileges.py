@@ -126,3 +126,13 @@ def analysts_default(document: dict[str, Any]) -> dict[str, Any]:
     """reporting's spec with the default privileges analysts have, analysts' taken away."""
     default = document["group_roles"]["analysts"]["grants"].pop("default_privileges")
     return {"grants": {"default_privileges": default}}
+
+
+def test_export_writes_default_privileges_that_plan_to_no_changes(applied: Project) -> None:
+    applied.keyform("apply", "--auto-approve")
+
+    exported = applied.keyform("export").stdout
+    (applied.workdir / "keyform.yaml").write_text(exported)
+
+    assert "default_privileges:" in exported and "app_owner:" in exported
+    applied.keyform("plan", "--detailed-exitcode", code=0)

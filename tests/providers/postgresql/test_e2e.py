@@ -121,6 +121,23 @@ def test_deleting_a_role_that_owns_objects_is_refused_in_one_line(project: Proje
     assert project.sql("SELECT 1 FROM pg_roles WHERE rolname = 'reporting'") == [(1,)]
 
 
+def test_deleting_a_role_that_holds_privileges_keyform_does_not_manage_is_refused_in_one_line(
+    project: Project,
+) -> None:
+    project.keyform("apply", "--auto-approve")
+    project.sql("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'")
+    project.sql("GRANT EXECUTE ON FUNCTION answer() TO reporting")
+    project.edit(lambda d: d["login_roles"].pop("reporting"))
+
+    refused = project.keyform("plan", code=1)
+
+    assert refused.stderr.splitlines() == [
+        "Error: unsafe plan: login_roles/reporting owns or holds privileges on function answer(): DROP ROLE would "
+        "fail; set provider.reassign_owned_to to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or "
+        "move them first (--allow-unsafe does not override this)"
+    ]
+
+
 def test_deleting_a_role_that_owns_objects_reassigns_them_when_configured(project: Project) -> None:
     project.keyform("apply", "--auto-approve")
     project.sql("GRANT CREATE ON SCHEMA public TO reporting")

@@ -188,7 +188,7 @@ class PostgresqlProvider(Provider):
                     if self.reassign_to
                     else "apply will refuse: set provider.reassign_owned_to"
                 )
-                risks.append(Risk(RiskCategory.BREAKING, f"{change.address} owns {_listed(owned)}: {where}"))
+                risks.append(Risk(RiskCategory.BREAKING, f"{change.address} {_owns(owned)}: {where}"))
         if change.action == Action.DELETE:
             return risks
         gained_attributes = sorted(set(after.get("attributes", ())) - set(before.get("attributes", ())))
@@ -242,7 +242,7 @@ class PostgresqlProvider(Provider):
             ]
         if owned and not self.reassign_to:
             return [
-                f"{change.address} owns {_listed(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
+                f"{change.address} {_owns(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
                 "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
             ]
         return []
@@ -308,6 +308,12 @@ def _default_problems(address: str, target: str, catalog: Catalog) -> list[str]:
             "check the name in grants.default_privileges, or create it first"
         )
     return problems
+
+
+def _owns(owned: list[str]) -> str:
+    """What a role owns ("owns table t"), or "owns or holds" when privileges keyform does not manage are listed."""
+    verb = "owns or holds" if any(item.startswith("privileges on ") for item in owned) else "owns"
+    return f"{verb} {_listed(owned)}"
 
 
 def _listed(items: list[str], limit: int = 5) -> str:
