@@ -136,3 +136,16 @@ def test_export_writes_default_privileges_that_plan_to_no_changes(applied: Proje
 
     assert "default_privileges:" in exported and "app_owner:" in exported
     applied.keyform("plan", "--detailed-exitcode", code=0)
+
+
+def test_drift_in_a_schema_whose_name_has_a_dot_is_revoked(applied: Project) -> None:
+    applied.keyform("apply", "--auto-approve")
+    applied.sql('CREATE SCHEMA "odd.schema"')
+    applied.sql('ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA "odd.schema" GRANT SELECT ON TABLES TO analysts')
+
+    drift = applied.keyform("plan", "--detailed-exitcode", code=2)
+    assert "default:app_owner.odd.schema.tables:SELECT" in drift.stdout
+    applied.keyform("apply", "--auto-approve")
+
+    assert default_acl(applied) == [("r", "{analysts=r/app_owner}")]
+    applied.keyform("plan", "--detailed-exitcode", code=0)

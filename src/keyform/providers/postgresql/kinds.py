@@ -153,12 +153,19 @@ def grants_spec(strings: list[str]) -> dict[str, Any]:
             table, _, column = target.rpartition(".")
             spec.setdefault("columns", {}).setdefault(table, {}).setdefault(privilege, []).append(column)
         elif on == "default":
-            owner, schema, objects = target.split(".")
+            owner, schema, objects = default_target(target)
             by_type = spec.setdefault("default_privileges", {}).setdefault(owner, {}).setdefault(schema, {})
             by_type.setdefault(objects, []).append(privilege)
         else:
             spec.setdefault(on + "s", {}).setdefault(target, []).append(privilege)
     return spec
+
+
+def default_target(target: str) -> tuple[str, str, str]:
+    """A default privilege's `OWNER.SCHEMA.OBJECTS` as (owner, schema, objects); a live schema's name may hold dots."""
+    owner, _, rest = target.partition(".")
+    schema, _, objects = rest.rpartition(".")
+    return owner, schema, objects
 
 
 def valid_until(value: Any) -> str | None:

@@ -28,7 +28,7 @@ from keyform.contract import (
     SecretVerifier,
 )
 from keyform.errors import ProviderError
-from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVILEGES, TLS_OPTIONS
+from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVILEGES, TLS_OPTIONS, default_target
 
 if TYPE_CHECKING:
     from keyform.plan.plan import Plan
@@ -295,7 +295,7 @@ def _missing_objects(change: Change, catalog: Catalog) -> list[str]:
 
 def _default_problems(address: str, target: str, catalog: Catalog) -> list[str]:
     """Default privileges for objects a role that does not exist creates, or in a schema that doesn't."""
-    owner, schema, _ = target.split(".")
+    owner, schema, _ = default_target(target)
     problems = []
     if owner not in catalog.roles:
         problems.append(

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import sql
 
-from keyform.providers.postgresql.kinds import ATTRIBUTES
+from keyform.providers.postgresql.kinds import ATTRIBUTES, default_target
 
 MARKER = "managed by keyform"
 
@@ -79,7 +79,7 @@ def _grant(grant: str, role: str, database: str, *, revoke: bool) -> sql.Compose
 def _default(target: str, privilege: str, role: str, *, revoke: bool) -> sql.Composed:
     """ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA s GRANT|REVOKE privilege ON TABLES|... (target
     is `owner.schema.objects`)."""
-    owner, schema, objects = target.split(".")
+    owner, schema, objects = default_target(target)
     verb = "REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}"
     what = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} ").format(
         sql.Identifier(owner), sql.Identifier(schema)
