@@ -180,15 +180,11 @@ class PostgresqlProvider(Provider):
     def risks(self, change: Change) -> list[Risk]:
         risks: list[Risk] = []
         before, after = change.before or {}, change.after or {}
-        if change.action in (Action.DELETE, Action.REPLACE):
-            owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
-            if owned:
-                where = (
-                    f"reassigned to {self.reassign_to} (provider.reassign_owned_to)"
-                    if self.reassign_to
-                    else "apply will refuse: set provider.reassign_owned_to"
-                )
-                risks.append(Risk(RiskCategory.BREAKING, f"{change.address} {_owns(owned)}: {where}"))
+        owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
+        if change.action in (Action.DELETE, Action.REPLACE) and owned and self.reassign_to:
+            # without reassign_owned_to the plan is refused instead (invariants): nothing could apply it
+            where = f"reassigned to {self.reassign_to} (provider.reassign_owned_to)"
+            risks.append(Risk(RiskCategory.BREAKING, f"{change.address} {_owns(owned)}: {where}"))
         if change.action == Action.DELETE:
             return risks
         gained_attributes = sorted(set(after.get("attributes", ())) - set(before.get("attributes", ())))
