@@ -443,8 +443,9 @@ class Provider(ABC):
         return False
 
     def risks(self, change: Change) -> list[Risk]:
-        """Kind-specific risks of a create, update, replace or adopt (org role raised, a switch
-        turned off, ...), after the engine's own (deletes, replaces, grants gained and lost)."""
+        """Kind-specific risks of a create, update, replace, adopt or delete (org role raised, a
+        switch turned off, what a deleted resource takes with it, ...), after the engine's own
+        (deletes, replaces, grants gained and lost). A delete has `after` None."""
         return []
 
     def rotation_risks(self, change: Change) -> list[Risk]:

@@ -3,7 +3,8 @@
 The engine's own rules are generic: a delete and a replace break what uses the resource, and a
 change of what a resource grants (its kind's `grants` plus the grants of the resources it
 references) is an escalation when a gained grant is sensitive and breaking when a grant is lost.
-The provider adds its kinds' own risks (`Provider.risks`, `Provider.rotation_risks`).
+The provider adds its kinds' own risks (`Provider.risks`, deletes included, and
+`Provider.rotation_risks`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def _risks(
     if action == Action.DELETE:
         successor = change.details.get("moved_to")  # a `moved:` entry whose kind can't be renamed
         instead = f", {change.reason}: its secret stops working" if successor else ""
-        return [Risk(RiskCategory.BREAKING, f"deletes {address}{_what_it_held(before_side.of(kind, before))}{instead}")]
+        held = _what_it_held(before_side.of(kind, before))
+        return [Risk(RiskCategory.BREAKING, f"deletes {address}{held}{instead}"), *provider.risks(change)]
     risks = _lookalike_risks(change, kind)
     if action == Action.REPLACE:
         risks.append(Risk(RiskCategory.BREAKING, f"replaces {address}: its id and secret change"))

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from keyform.contract import Rotation
+from keyform.contract import Rotation, kind_of
 from keyform.testing.harness import Harness
 from keyform.testing.project import Project
 
@@ -119,6 +120,28 @@ class ConformanceSuite:
             values = {value for value in entry.values() if isinstance(value, str)}
             assert not (project.secrets_seen & values), "a retired entry must drop its secret"
             project.secrets_seen |= kept
+
+    def test_a_plan_deleting_every_kind_states_its_risks(self, project: Project) -> None:
+        """A resource of the sample's kind and of every kind its base declares, deleted in one plan:
+        the provider's `risks` hook sees each delete (`after` is None) and the plan lists them, or an
+        invariant refuses it in one line; never a crash."""
+        project.declare({project.name(1): project.sample.spec})
+        project.apply()
+        kept = {f"{section}/{name}" for section, named in project.harness.preexisting().items() for name in named}
+        gone = [address for address in [project.address(1), *_deletable(project)] if address not in kept]
+        path = project.directory / "keyform.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for address in gone:
+            section, _, name = address.partition("/")
+            document[section].pop(name)
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        planned = project.keyform("plan", "--detailed-exitcode", code=None, verbose=False)
+        assert planned.exit_code in (1, 2), f"the plan exited {planned.exit_code}:\n{planned.output}"
+        if planned.exit_code == 2:
+            for address in gone:
+                assert f"deletes {address}" in planned.stdout, planned.stdout
+        else:
+            assert planned.stderr.startswith("Error: unsafe plan: "), planned.output
 
     def test_adopt_takes_over_an_unmarked_live_resource(self, project: Project) -> None:
         address = project.address(1)
@@ -257,3 +280,9 @@ class ConformanceSuite:
             more = [line for line in lines[1:] if not line.startswith(root)]
             assert not more, f"{settings}: lines that are not one problem each:\n{result.stderr}"
             assert fragment in result.stderr, f"{settings}: the error does not name {fragment!r}: {result.stderr}"
+
+
+def _deletable(project: Project) -> list[str]:
+    """The addresses of the resources the sample's base sections declare (singletons are never deleted)."""
+    kinds = [(kind_of(project.provider, section), named) for section, named in project.sample.base.items()]
+    return [kind.address(name) for kind, named in kinds if kind is not None and not kind.singleton for name in named]

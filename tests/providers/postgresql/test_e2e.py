@@ -4,6 +4,8 @@ password anywhere but the sink."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -119,6 +121,23 @@ def test_deleting_a_role_that_owns_objects_is_refused_in_one_line(project: Proje
     assert project.sql("SELECT 1 FROM pg_roles WHERE rolname = 'reporting'") == [(1,)]
 
 
+def test_deleting_a_role_that_holds_privileges_keyform_does_not_manage_is_refused_in_one_line(
+    project: Project,
+) -> None:
+    project.keyform("apply", "--auto-approve")
+    project.sql("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'")
+    project.sql("GRANT EXECUTE ON FUNCTION answer() TO reporting")
+    project.edit(lambda d: d["login_roles"].pop("reporting"))
+
+    refused = project.keyform("plan", code=1)
+
+    assert refused.stderr.splitlines() == [
+        "Error: unsafe plan: login_roles/reporting owns or holds privileges on function answer(): DROP ROLE would "
+        "fail; set provider.reassign_owned_to to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or "
+        "move them first (--allow-unsafe does not override this)"
+    ]
+
+
 def test_deleting_a_role_that_owns_objects_reassigns_them_when_configured(project: Project) -> None:
     project.keyform("apply", "--auto-approve")
     project.sql("GRANT CREATE ON SCHEMA public TO reporting")
@@ -130,11 +149,47 @@ def test_deleting_a_role_that_owns_objects_reassigns_them_when_configured(projec
         document["provider"]["reassign_owned_to"] = "app_owner"
 
     project.edit(delete_and_reassign)
+    text = project.keyform("plan").stdout
+    changes = json.loads(project.keyform("plan", "--format", "json").stdout)["changes"]
     project.keyform("apply", "--auto-approve")
+
+    said = "login_roles/reporting owns table report_cache: reassigned to app_owner (provider.reassign_owned_to)"
+    assert said in text
+    risks = [risk for change in changes if change["address"] == "login_roles/reporting" for risk in change["risks"]]
+    assert {"category": "breaking", "message": said} in risks
 
     assert project.sql("SELECT 1 FROM pg_roles WHERE rolname = 'reporting'") == []
     owner = project.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'report_cache'")
     assert owner == [("app_owner",)]
+
+
+def test_deleting_a_role_that_owns_objects_in_another_database_is_refused_even_with_reassign(
+    project: Project,
+) -> None:
+    project.keyform("apply", "--auto-approve")
+    other = project.cluster.create_database().rsplit("/", 1)[-1]
+    try:
+        with project.cluster.connect(other) as conn:
+            conn.execute("GRANT CREATE ON SCHEMA public TO reporting")
+            conn.execute("SET ROLE reporting; CREATE TABLE elsewhere (id int); RESET ROLE")
+        project.sql("CREATE ROLE app_owner NOLOGIN")
+
+        def delete_and_reassign(document: dict) -> None:
+            document["login_roles"].pop("reporting")
+            document["provider"]["reassign_owned_to"] = "app_owner"
+
+        project.edit(delete_and_reassign)
+        refused = project.keyform("plan", code=1)
+
+        assert refused.stderr.splitlines() == [
+            f"Error: unsafe plan: login_roles/reporting owns objects or holds privileges in database {other}: "
+            f"DROP ROLE would fail and keyform reaches only database {project.database}; there, run REASSIGN OWNED "
+            "BY reporting TO another_role; DROP OWNED BY reporting (--allow-unsafe does not override this)"
+        ]
+    finally:
+        with project.cluster.connect(other) as conn:
+            conn.execute("DROP OWNED BY reporting")
+        project.cluster.drop_database(other)
 
 
 @pytest.mark.parametrize("output_format", ["text", "json", "markdown", "junit"])

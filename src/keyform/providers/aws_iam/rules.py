@@ -131,7 +131,9 @@ def policy_risks(change: Change, world: World) -> list[Risk]:
 
 
 def change_risks(change: Change, live: Mapping[str, LiveResource]) -> list[Risk]:
-    """The provider's risks of a create, update, replace or adopt."""
+    """The provider's risks of a create, update, replace or adopt (a delete's are the engine's)."""
+    if change.action == Action.DELETE:
+        return []
     world = World(live)
     if change.kind == "policies":
         return policy_risks(change, world)

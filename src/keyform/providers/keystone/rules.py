@@ -29,6 +29,8 @@ def risks(change: Change) -> list[Risk]:
     before, after = change.before or {}, change.after or {}
     if change.kind == CREDENTIALS and change.action in NEW_SECRET:
         return credential_risks(change.address, change.action, before, after)
+    if change.action == Action.DELETE:
+        return []  # the engine says what a delete takes away
     found = []
     if change.kind == "users" and change.action != Action.CREATE and before.get("enabled") and not after["enabled"]:
         found.append(

@@ -1,9 +1,12 @@
 """The live state in five catalog queries, whatever the number of roles and objects.
 
 One read-only, repeatable-read transaction: roles with their comments (pg_roles,
-shobj_description), memberships (pg_auth_members), every privilege in the connected database
-(aclexplode over pg_database, pg_namespace, pg_class and pg_attribute), the schemas, tables and
-columns that exist, and what each role owns (pg_shdepend). Never a query per role or per object.
+pg_shdescription), memberships (pg_auth_members), every privilege in the connected database
+(aclexplode over pg_database, pg_namespace, pg_class, pg_attribute and the per-schema default
+privileges of pg_default_acl), the schemas, tables and columns that exist, and what each role owns
+(pg_shdepend). Never a query per role or per object. A role's etag (what a plan saw of it: its
+attributes, comment and memberships; grants are idempotent) is computed by the same joins when
+one change checks it before it applies.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from keyform.providers.postgresql.kinds import ATTRIBUTES
 
 SYSTEM_SCHEMA = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 ETAG = """md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, shobj_description(r.oid, 'pg_authid'),
-    (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
-     WHERE a.member = r.oid)))"""  # what a plan saw of a role: attributes, comment, memberships (grants are idempotent)
-ROLE_ETAG = f"SELECT {ETAG} FROM pg_roles r WHERE r.rolname = %s"
+    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, s.description, m.names))"""  # what a plan saw of a role
+ROLE_FROM = """pg_roles r LEFT JOIN pg_shdescription s ON s.objoid = r.oid AND s.classoid = 'pg_authid'::regclass
+LEFT JOIN (SELECT a.member, string_agg(g.rolname, ',' ORDER BY g.rolname) AS names
+           FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid GROUP BY a.member) m ON m.member = r.oid"""
+# comments and memberships joined once, not shobj_description() and a subquery per role (bench/README.md)
+ROLE_ETAG = f"SELECT {ETAG} FROM {ROLE_FROM} WHERE r.rolname = %s"
 ROLES = f"""
 SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), shobj_description(r.oid, 'pg_authid'),
+       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), s.description,
        r.rolname = current_user, {ETAG}
-FROM pg_roles r WHERE r.rolname !~ '^pg_'
+FROM {ROLE_FROM} WHERE r.rolname !~ '^pg_'
 """
 MEMBERSHIPS = """
 SELECT m.rolname, g.rolname FROM pg_auth_members a
@@ -47,6 +52,12 @@ SELECT 'column', n.nspname || '.' || c.relname || '.' || t.attname, a.grantee, a
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
      aclexplode(t.attacl) a
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND {SYSTEM_SCHEMA} AND a.grantee <> c.relowner
+UNION ALL
+SELECT 'default', o.rolname || '.' || n.nspname || '.' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
+       WHEN 'S' THEN 'sequences' ELSE 'functions' END, a.grantee, a.privilege_type
+FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+     aclexplode(d.defaclacl) a
+WHERE d.defaclobjtype IN ('r', 'S', 'f') AND a.grantee <> d.defaclrole
 """
 OBJECTS = f"""
 SELECT 'schema', n.nspname FROM pg_namespace n WHERE {SYSTEM_SCHEMA}
@@ -60,13 +71,15 @@ FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON
 WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND t.attnum > 0 AND NOT t.attisdropped AND {SYSTEM_SCHEMA}
 """
 OWNED = """
-SELECT r.rolname,
-       CASE WHEN d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-            THEN pg_describe_object(d.classid, d.objid, d.objsubid)
-            ELSE 'an object in database ' || coalesce(db.datname, '?') END
-FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid
-WHERE d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass AND r.rolname !~ '^pg_'
-"""
+SELECT r.rolname, d.deptype, db.datname,
+       CASE WHEN d.dbid IN (0, here.oid) THEN pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid,
+     (SELECT oid FROM pg_database WHERE datname = current_database()) here
+WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname !~ '^pg_'
+  AND (d.deptype = 'o' OR d.deptype = 'a' AND NOT (
+       d.dbid = here.oid AND d.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_default_acl'::regclass)
+       OR d.classid = 'pg_database'::regclass AND d.objid = here.oid))
+"""  # what stops DROP ROLE: objects owned, and privileges besides those keyform reads (and so revokes)
 QUERIES = (ROLES, MEMBERSHIPS, PRIVILEGES, OBJECTS, OWNED)
 
 
@@ -92,8 +105,9 @@ class Catalog:
 
     roles: dict[str, Role]
     objects: set[tuple[str, str]]  # (schema | table | sequence | column, qualified name)
-    owned: dict[str, list[str]]  # role -> descriptions of what it owns
+    owned: dict[str, list[str]]  # role -> what it owns or holds here, which REASSIGN / DROP OWNED take care of
     database: str
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # role -> other databases it owns or holds in
 
 
 def read(conn: Any) -> Catalog:
@@ -115,6 +129,12 @@ def read(conn: Any) -> Catalog:
             grant = f"database:{privilege}" if on == "database" else f"{on}:{target}:{privilege}"
             by_oid[grantee].grants.append(grant)
     owned: dict[str, list[str]] = defaultdict(list)
-    for role_name, description in rows["z"]:
-        owned[role_name].append(description)
-    return Catalog(roles, {(on, name) for on, name in rows["o"]}, dict(owned), conn.info.dbname)
+    elsewhere: dict[str, set[str]] = defaultdict(set)
+    for role_name, deptype, database, description in rows["z"]:
+        if description is None:
+            elsewhere[role_name].add(database or "?")
+        else:
+            owned[role_name].append(description if deptype == "o" else f"privileges on {description}")
+    objects = {(on, name) for on, name in rows["o"]}
+    away = {role: sorted(databases) for role, databases in elsewhere.items()}
+    return Catalog(roles, objects, dict(owned), conn.info.dbname, away)

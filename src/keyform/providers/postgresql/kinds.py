@@ -3,8 +3,9 @@
 A role's grants live in its spec, so one change is one role with everything it holds, applied in one
 transaction. Grants are scoped to the database keyform connects to. Canonically a grant is a string
 `ON:OBJECT:PRIVILEGE`: `database:CONNECT`, `schema:public:USAGE`, `table:public.orders:SELECT`,
-`sequence:public.orders_id_seq:USAGE`, `column:public.employees.salary:SELECT`; role attributes are
-`role:CREATEDB`. Importing this module does not import psycopg.
+`sequence:public.orders_id_seq:USAGE`, `column:public.employees.salary:SELECT`, and default
+privileges as `default:OWNER.SCHEMA.tables:SELECT`; role attributes are `role:CREATEDB`. Importing
+this module does not import psycopg.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
+DEFAULT_PRIVILEGES = {"tables": TABLE_PRIVILEGES, "sequences": SEQUENCE_PRIVILEGES, "functions": ("EXECUTE",)}
 READ_PRIVILEGES = frozenset({"CONNECT", "USAGE", "SELECT", "TEMPORARY", "REFERENCES"})
 ALIASES = {"TEMP": "TEMPORARY"}
 NAMES = {"pattern": "^[a-z_][a-z0-9_]{0,62}$"}
@@ -54,6 +56,23 @@ GRANTS_SCHEMA = {
         "schemas": _per_object(IDENT, SCHEMA_PRIVILEGES, "By schema name: USAGE, CREATE."),
         "tables": _per_object(QUALIFIED, TABLE_PRIVILEGES, "By schema.table (tables and views)."),
         "sequences": _per_object(QUALIFIED, SEQUENCE_PRIVILEGES, "By schema.sequence."),
+        "default_privileges": {
+            "type": "object",
+            "propertyNames": {"pattern": IDENT},
+            "description": "ALTER DEFAULT PRIVILEGES: by the role that creates the objects, then schema: what it "
+            "gets on the tables, sequences and functions created there later.",
+            "additionalProperties": {
+                "type": "object",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        on: _privileges(kinds, f"On {on} made later.") for on, kinds in DEFAULT_PRIVILEGES.items()
+                    },
+                },
+            },
+        },
         "columns": {
             "type": "object",
             "propertyNames": {"pattern": QUALIFIED},
@@ -120,6 +139,10 @@ def grant_strings(grants: JSON) -> list[str]:
     for table, by_privilege in (grants.get("columns") or {}).items():
         for privilege, columns in by_privilege.items():
             found.update(f"column:{table}.{column}:{privilege}" for column in columns)
+    for owner, schemas in (grants.get("default_privileges") or {}).items():
+        for schema, by_type in schemas.items():
+            for objects, privileges in by_type.items():
+                add("default", f"{owner}.{schema}.{objects}", privileges)
     return sorted(found)
 
 
@@ -134,9 +157,20 @@ def grants_spec(strings: list[str]) -> dict[str, Any]:
         elif on == "column":
             table, _, column = target.rpartition(".")
             spec.setdefault("columns", {}).setdefault(table, {}).setdefault(privilege, []).append(column)
+        elif on == "default":
+            owner, schema, objects = default_target(target)
+            by_type = spec.setdefault("default_privileges", {}).setdefault(owner, {}).setdefault(schema, {})
+            by_type.setdefault(objects, []).append(privilege)
         else:
             spec.setdefault(on + "s", {}).setdefault(target, []).append(privilege)
     return spec
+
+
+def default_target(target: str) -> tuple[str, str, str]:
+    """A default privilege's `OWNER.SCHEMA.OBJECTS` as (owner, schema, objects); a live schema's name may hold dots."""
+    owner, _, rest = target.partition(".")
+    schema, _, objects = rest.rpartition(".")
+    return owner, schema, objects
 
 
 def valid_until(value: Any) -> str | None:

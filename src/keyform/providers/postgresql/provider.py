@@ -29,7 +29,7 @@ from keyform.contract import (
 )
 from keyform.errors import ProviderError
 from keyform.providers.postgresql import overlap
-from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVILEGES, TLS_OPTIONS
+from keyform.providers.postgresql.kinds import KINDS, OPTIONS_SCHEMA, READ_PRIVILEGES, TLS_OPTIONS, default_target
 
 if TYPE_CHECKING:
     from keyform.plan.plan import Plan
@@ -230,11 +230,12 @@ class PostgresqlProvider(Provider):
     def risks(self, change: Change) -> list[Risk]:
         risks: list[Risk] = overlap.switch_risk(change)
         before, after = change.before or {}, change.after or {}
+        owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
+        if change.action in (Action.DELETE, Action.REPLACE) and owned and self.reassign_to:
+            # without reassign_owned_to the plan is refused instead (invariants): nothing could apply it
+            where = f"reassigned to {self.reassign_to} (provider.reassign_owned_to)"
+            risks.append(Risk(RiskCategory.BREAKING, f"{change.address} {_owns(owned)}: {where}"))
         if change.action == Action.DELETE:
-            owned = (self._catalog.owned if self._catalog else {}).get(change.name, [])
-            if owned:
-                where = f"reassigned to {self.reassign_to}" if self.reassign_to else "refused: set reassign_owned_to"
-                risks.append(Risk(RiskCategory.BREAKING, f"{change.address}: owns {_listed(owned)} ({where})"))
             return risks
         gained_attributes = sorted(set(after.get("attributes", ())) - set(before.get("attributes", ())))
         for attribute in gained_attributes:
@@ -274,13 +275,28 @@ class PostgresqlProvider(Provider):
         for change in changes:
             problems += _missing_objects(change, catalog)
             problems += overlap.taken_names(change, catalog)
-            owned = catalog.owned.get(change.name, [])
-            if change.action in (Action.DELETE, Action.REPLACE) and owned and not self.reassign_to:
-                problems.append(
-                    f"{change.address} owns {_listed(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
-                    "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
-                )
+            if change.action in (Action.DELETE, Action.REPLACE):
+                problems += self._drop_problems(change, catalog)
         return problems
+
+    def _drop_problems(self, change: Change, catalog: Catalog) -> list[str]:
+        """Why DROP ROLE would fail at apply, found at plan time: what the role owns or holds here
+        (unless provider.reassign_owned_to hands it over), and anything in another database, which
+        REASSIGN OWNED and DROP OWNED in this one can't reach."""
+        owned = catalog.owned.get(change.name, [])
+        elsewhere = catalog.elsewhere.get(change.name, [])
+        if elsewhere:
+            return [
+                f"{change.address} owns objects or holds privileges in database {', '.join(elsewhere)}: DROP ROLE "
+                f"would fail and keyform reaches only database {catalog.database}; there, run REASSIGN OWNED BY "
+                f"{change.name} TO another_role; DROP OWNED BY {change.name}"
+            ]
+        if owned and not self.reassign_to:
+            return [
+                f"{change.address} {_owns(owned)}: DROP ROLE would fail; set provider.reassign_owned_to "
+                "to a role that takes them over (REASSIGN OWNED, then DROP OWNED), or move them first"
+            ]
+        return []
 
 
 def _overlapping(change: Change) -> bool:
@@ -326,13 +342,38 @@ def _missing_objects(change: Change, catalog: Catalog) -> list[str]:
     for grant in (change.after or {}).get("grants", ()):
         on, _, rest = grant.partition(":")
         target = rest.rpartition(":")[0]
-        if on != "database" and (on, target) not in catalog.objects:
+        if on == "default":
+            problems += _default_problems(change.address, target, catalog)
+        elif on != "database" and (on, target) not in catalog.objects:
             what = {"column": "column", "schema": "schema"}.get(on, "table or view" if on == "table" else on)
             problems.append(
                 f"{change.address}: grants on {what} {target}, which does not exist in database {catalog.database}: "
                 "check the name in grants, or create it first"
             )
+    return list(dict.fromkeys(problems))  # default privileges on tables and sequences name one schema twice
+
+
+def _default_problems(address: str, target: str, catalog: Catalog) -> list[str]:
+    """Default privileges for objects a role that does not exist creates, or in a schema that doesn't."""
+    owner, schema, _ = default_target(target)
+    problems = []
+    if owner not in catalog.roles:
+        problems.append(
+            f"{address}: default privileges for objects role {owner} creates, but role {owner} does not exist: "
+            "check the name in grants.default_privileges, or create it first"
+        )
+    if ("schema", schema) not in catalog.objects:
+        problems.append(
+            f"{address}: default privileges in schema {schema}, which does not exist in database {catalog.database}: "
+            "check the name in grants.default_privileges, or create it first"
+        )
     return problems
+
+
+def _owns(owned: list[str]) -> str:
+    """What a role owns ("owns table t"), or "owns or holds" when privileges keyform does not manage are listed."""
+    verb = "owns or holds" if any(item.startswith("privileges on ") for item in owned) else "owns"
+    return f"{verb} {_listed(owned)}"
 
 
 def _listed(items: list[str], limit: int = 5) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import sql
 
-from keyform.providers.postgresql.kinds import ATTRIBUTES
+from keyform.providers.postgresql.kinds import ATTRIBUTES, default_target
 
 MARKER = "managed by keyform"
 
@@ -64,6 +64,8 @@ def _grant(grant: str, role: str, database: str, *, revoke: bool) -> sql.Compose
     target, _, privilege = rest.rpartition(":")
     if on == "database":
         target = database
+    if on == "default":
+        return _default(target, privilege, role, revoke=revoke)
     verb = sql.SQL("REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}")
     if on == "column":
         table, _, column = target.rpartition(".")
@@ -72,6 +74,17 @@ def _grant(grant: str, role: str, database: str, *, revoke: bool) -> sql.Compose
     objects = {"database": "DATABASE", "schema": "SCHEMA", "table": "TABLE", "sequence": "SEQUENCE"}
     name = _qualified(target) if "." in target and on in ("table", "sequence") else sql.Identifier(target)
     return verb.format(sql.SQL(privilege), sql.SQL(objects[on] + " {}").format(name), sql.Identifier(role))
+
+
+def _default(target: str, privilege: str, role: str, *, revoke: bool) -> sql.Composed:
+    """ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA s GRANT|REVOKE privilege ON TABLES|... (target
+    is `owner.schema.objects`)."""
+    owner, schema, objects = default_target(target)
+    verb = "REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}"
+    what = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} ").format(
+        sql.Identifier(owner), sql.Identifier(schema)
+    )
+    return what + sql.SQL(verb).format(sql.SQL(privilege), sql.SQL(objects.upper()), sql.Identifier(role))
 
 
 def _qualified(name: str) -> sql.Composable:
