@@ -9,7 +9,7 @@ from keyform.config.document import Document
 from keyform.config.envref import REFERENCE, reference_errors
 from keyform.config.hints import quote
 from keyform.errors import Problem
-from keyform.providers.http import url_problem
+from keyform.urls import url_problem
 
 EXAMPLE = "https://keyform.example.com"
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")

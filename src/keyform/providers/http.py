@@ -27,6 +27,7 @@ from urllib3.util.retry import Retry
 from keyform import __version__
 from keyform.contract import UnreachableError
 from keyform.errors import ProviderError
+from keyform.urls import url_problem
 
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 URL_FORM = "e.g. https://credentials.example.com or http://127.0.0.1:8750"
@@ -43,30 +44,6 @@ class ApiResponseError(ProviderError):
         super().__init__(message)
         self.status = status
         self.code = code
-
-
-def url_problem(value: str) -> str | None:
-    """Why `value` is not an absolute http(s) URL with a host (None when it is one); never echoes it.
-
-    The one rule for `provider.url`: `keyform validate` reports it with a position, the client
-    refuses it at run time.
-    """
-    if any(not character.isprintable() or character.isspace() for character in value):
-        return "it contains a space, newline or control character"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return "its port is not a number from 1 to 65535"
-    if not parts.scheme or "://" not in value:
-        return "it has no scheme (http:// or https://)"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"its scheme {parts.scheme[:20]!r} is not http or https"
-    if not parts.hostname:
-        return "it has no host"
-    if port == 0:
-        return "its port is not a number from 1 to 65535"
-    return None
 
 
 def checked_url(url: str) -> str:
