@@ -19,13 +19,7 @@ from tests.pg import Cluster
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "postgresql" / "keyform.yaml"
 TIMEOUT = 120  # seconds one command may take before the test gives up (a hang, not a slow run)
-APP_TABLES = """
-CREATE TABLE employees (id serial PRIMARY KEY, name text, department text, salary numeric, iban text);
-CREATE TABLE customers (id serial PRIMARY KEY, name text);
-CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, total numeric);
-INSERT INTO employees (name, department, salary, iban) VALUES ('Ada', 'R&D', 90000, 'DE89370400440532013000');
-INSERT INTO orders (customer_id, total) VALUES (1, 10);
-"""
+APP_TABLES = (EXAMPLE.parent / "app.sql").read_text()  # what the README tells a new user to run
 
 
 @dataclass
