@@ -54,6 +54,26 @@ def test_apply_creates_the_roles_then_a_plan_is_empty_and_each_password_sees_its
     assert_no_password_leaked(project)
 
 
+def test_verify_checks_what_a_role_holds_through_its_groups_and_no_undeclared_sensitive_column(
+    project: Project,
+) -> None:
+    project.keyform("apply", "--auto-approve")
+    verified = project.keyform("verify")
+    assert "login_roles/ana: logs in and holds its 6 declared grants, its groups' included" in verified.stdout
+
+    project.sql("REVOKE SELECT (department) ON employees FROM analysts")
+    project.sql("GRANT SELECT (salary) ON employees TO analysts")
+    failed = project.keyform("verify", code=1)
+
+    line = next(line for line in failed.stdout.splitlines() if "login_roles/ana" in line)
+    assert line.endswith(
+        "login_roles/ana: logs in but lacks column:public.employees.department:SELECT;"
+        " can read undeclared sensitive column:public.employees.salary:SELECT"
+    )
+    assert "login_roles/paula: logs in and holds" in failed.stdout  # payroll's table grant covers salary
+    assert_no_password_leaked(project)
+
+
 def test_the_passwords_are_stored_as_scram_verifiers(project: Project) -> None:
     project.keyform("apply", "--auto-approve")
 

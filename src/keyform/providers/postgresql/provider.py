@@ -91,7 +91,7 @@ class PostgresqlProvider(Provider):
     @classmethod
     def verifier(cls, options: Mapping[str, Any], session: Any = None) -> SecretVerifier:
         verifier: SecretVerifier = connecting("verify").PasswordVerifier(
-            str(options.get("dsn") or ""), connection_options(options)
+            str(options.get("dsn") or ""), connection_options(options), options.get("sensitive_columns", ())
         )
         return verifier
 

@@ -3,7 +3,7 @@ effective privileges (has_*_privilege, inherited through its groups) match the d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import psycopg
@@ -30,9 +30,10 @@ CHECKS = {  # on -> (function, privileges it can check)
 class PasswordVerifier:
     """Connects as each login role with its delivered password and checks its effective privileges."""
 
-    def __init__(self, dsn: str, options: Mapping[str, Any]):
+    def __init__(self, dsn: str, options: Mapping[str, Any], sensitive_columns: Iterable[str] = ()):
         self.dsn = dsn
         self.options = dict(options)
+        self.sensitive_columns = sorted(sensitive_columns)
 
     def check(self, address: str, entry: Any, state: Any, redactor: Any) -> Finding:
         password = entry.get("password") if isinstance(entry, Mapping) else None
@@ -49,16 +50,45 @@ class PasswordVerifier:
             first = (str(error).strip().splitlines() or [""])[0].replace(password, "<hidden>")
             return Finding(address, False, f"the password does not log in: {first}")
         with conn:
-            declared = (state.resource_map.get(address) or {}).get("grants")
-            if declared is None:
-                return Finding(address, True, "logs in")
-            missing = [grant for grant in declared if not _holds(conn, grant)]
-        if missing:
-            return Finding(address, False, f"logs in but lacks {', '.join(missing)}")
-        return Finding(address, True, f"logs in and holds its {len(declared)} declared grants")
+            declared = effective_grants(state.resource_map, address)
+            missing = [grant for grant in sorted(declared) if not _holds(conn, grant)]
+            undeclared = [
+                grant
+                for grant in (f"column:{column}:SELECT" for column in self.sensitive_columns)
+                if grant not in declared and not _table_declared(grant, declared) and _holds(conn, grant)
+            ]
+        if missing or undeclared:
+            problems = [f"lacks {', '.join(missing)}"] if missing else []
+            problems += [f"can read undeclared sensitive {', '.join(undeclared)}"] if undeclared else []
+            return Finding(address, False, f"logs in but {'; '.join(problems)}")
+        return Finding(address, True, f"logs in and holds its {len(declared)} declared grants, its groups' included")
 
     def close(self) -> None:
         pass
+
+
+def effective_grants(resources: Mapping[str, Any], address: str) -> set[str]:
+    """The grants a role declares, with those of every group role it is a member of, transitively."""
+    grants: set[str] = set()
+    seen: set[str] = set()
+    pending = [address]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        attributes = resources.get(current) or {}
+        grants.update(attributes.get("grants") or ())
+        pending += [f"group_roles/{group}" for group in attributes.get("member_of") or ()]
+    return grants
+
+
+def _table_declared(column_grant: str, declared: set[str]) -> bool:
+    """Whether a grant on the whole table covers this column's (SELECT on a table reads every column)."""
+    _, _, rest = column_grant.partition(":")
+    target, _, privilege = rest.rpartition(":")
+    table = target.rpartition(".")[0]
+    return f"table:{table}:{privilege}" in declared
 
 
 def _holds(conn: Any, grant: str) -> bool:
