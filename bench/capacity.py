@@ -35,16 +35,20 @@ CLIENTS = (1, 8, 32)
 
 @contextmanager
 def replica(db: str, env: dict[str, str], *args: str) -> Iterator[str]:
+    """A server process; its stderr goes to a file, never to a pipe nobody reads while it serves."""
     command = [sys.executable, "-m", "keyform", "server", "--db", db, "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = process.stdout.readline()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(f"the server did not start: {line}{process.stderr.read()}")
-        yield line.removeprefix(LISTENING).strip()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        try:
+            line = process.stdout.readline()
+            if not line.startswith(LISTENING):
+                process.wait(timeout=60)
+                log.seek(0)
+                raise RuntimeError(f"the server did not start: {line}{log.read()}")
+            yield line.removeprefix(LISTENING).strip()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
 
 
 def credential(url: str, owner_token: str) -> tuple[str, str, str]:

@@ -86,6 +86,22 @@ def test_token_exchange(api: Api) -> None:
     assert status == 401 and "invalid or expired" in message
 
 
+def test_a_token_carries_the_scopes_of_every_role_and_either_live_secret_buys_one(api: Api) -> None:
+    readers = api.role(permissions={"absences": ["read"]}, attributes=["salary"])
+    writers = api.role(permissions={"attendances": ["read", "write"]})
+    credential = api.credential(permissions={"employees": ["read"]}, roles=[readers["name"], writers["name"]])
+    second = api.owner.post(f"/v1/credentials/{credential['id']}/secrets").json()
+    for secret in (credential["client_secret"], second["client_secret"]):
+        response = exchange(api, credential["client_id"], secret)
+        assert response.status_code == 200, response.text
+        assert response.json()["scope"] == "absences:read attendances:read attendances:write employees:read"
+        whoami = api.session(response.json()["access_token"]).get("/v1/whoami").json()
+        assert whoami["attributes"] == ["salary"]
+    other = api.credential()
+    status, _, message = error_of(exchange(api, credential["client_id"], other["client_secret"]))
+    assert status == 401 and "client_id or client_secret is wrong" in message
+
+
 def test_revoking_a_secret_ends_the_tokens_it_minted_at_once(api: Api) -> None:
     credential = api.credential(permissions={"employees": ["read"]})
     path = f"/v1/credentials/{credential['id']}/secrets"

@@ -112,7 +112,11 @@ def _key_principal(tx: Transaction, key: str) -> Principal:
 
 
 def credential_principal(tx: Transaction, credential: dict[str, Any]) -> Principal:
-    roles = tx.roles_of("credentials", [credential["id"]])[credential["id"]]
+    return scoped_principal(credential, tx.roles_of("credentials", [credential["id"]])[credential["id"]])
+
+
+def scoped_principal(credential: dict[str, Any], roles: list[dict[str, Any]]) -> Principal:
+    """A credential as a principal: its own scopes and those of its `roles`."""
     permissions, attributes = merge_scopes([credential, *roles])
     return Principal("credential", credential["id"], credential["name"], None, False, permissions, attributes)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyform.server.auth import check_api_access, credential_principal, scoped_values, unauthorized
+from keyform.server.auth import check_api_access, scoped_principal, scoped_values, unauthorized
 from keyform.server.context import Context, Route, created, diff, json_page, stamps
 from keyform.server.errors import conflict, not_found
 from keyform.server.tokens import (
@@ -163,22 +163,16 @@ def exchange_token(ctx: Context) -> Response:
 
     The token ends sooner when its secret is revoked or its credential disabled (see storage).
     """
-    row = ctx.tx.find("credentials", "client_id", ctx.body["client_id"])
-    wrong = unauthorized("client_id or client_secret is wrong; check both (secrets are shown once)")
-    if row is None:
-        raise wrong
-    secret_hash = hash_secret(ctx.body["client_secret"])
-    secret = next((s for s in ctx.tx.secrets_of([row["id"]])[row["id"]] if s["hash"] == secret_hash), None)
-    if secret is None:
-        raise wrong
+    found = ctx.tx.exchange_view(ctx.body["client_id"], hash_secret(ctx.body["client_secret"]))
+    if found is None or found.secret is None:
+        raise unauthorized("client_id or client_secret is wrong; check both (secrets are shown once)")
+    row = found.credential
     if not row["enabled"]:
         raise unauthorized(f"credential {row['name']!r} is disabled; enable it first")
-    principal = credential_principal(ctx.tx, row)
-    organization = ctx.tx.organization()
-    assert organization is not None, "the app refuses requests before initialisation"
-    check_api_access(organization, principal, management=False)
+    principal = scoped_principal(row, found.roles)
+    check_api_access({"api_access": found.api_access}, principal, management=False)
     token = new_secret(ACCESS_TOKEN_PREFIX)
-    ctx.tx.add_access_token(hash_secret(token), secret, ctx.now_ts + TOKEN_SECONDS)
+    ctx.tx.add_access_token(hash_secret(token), found.secret, ctx.now_ts + TOKEN_SECONDS)
     scope = " ".join(f"{m}:{level}" for m, levels in principal.permissions.items() for level in levels)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECONDS, "scope": scope}
     return Response(200, body, headers={"Cache-Control": "no-store"})

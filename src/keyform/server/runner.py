@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,44 @@ from keyform.server.tokens import now
 THREADS = 8
 CHANNEL_TIMEOUT = 30  # seconds a connection may sit idle or half-sent before it is closed
 CONNECTION_LIMIT = 100  # open connections; beyond it new ones wait in the listen backlog
+QUEUE_WARNING_SECONDS = 60.0  # at most one "requests are queued" warning this often
+
+
+class QueueWarningThrottle(logging.Filter):
+    """Lets through one of waitress's "Task queue depth is N" warnings per interval, with a count.
+
+    Waitress warns for every request that has to wait for a worker thread: at capacity that is most
+    requests, hundreds of lines a second. Besides drowning the log, the flood stalls the server when
+    its stderr is a pipe read slowly or not at all (a supervisor, a benchmark): once the pipe is full
+    the thread that logs blocks, and waitress logs this warning while it holds its task-queue lock,
+    so every worker and the accepting loop block behind it and no request is answered.
+    """
+
+    def __init__(self, interval: float = QUEUE_WARNING_SECONDS):
+        super().__init__()
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                self._dropped += 1
+                return False
+            self._next = now + self.interval
+            dropped, self._dropped = self._dropped, 0
+        record.msg = (
+            f"{record.getMessage()}: requests are waiting for one of the {THREADS} worker threads "
+            f"(the server is at capacity; at most one such warning per {self.interval:g} s, "
+            f"{dropped} left out since the previous one)"
+        )
+        record.args = ()
+        return True
+
+
+QUEUE_WARNINGS = QueueWarningThrottle()
 
 
 class OrganizationExistsError(ServerError):
@@ -119,6 +159,7 @@ class Listener:
         connection_limit: int = CONNECTION_LIMIT,
     ):
         self.app: CredentialApp | None = None
+        logging.getLogger("waitress.queue").addFilter(QUEUE_WARNINGS)  # once: the filter is one object
         self.map: dict[int, Any] = {}  # fileno -> waitress dispatcher (listener, channels, trigger)
         try:
             server = create_server(

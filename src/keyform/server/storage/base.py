@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -85,6 +86,26 @@ class Housekeeping:
                 return False
             self._next[table] = now + self.every
             return True
+
+
+@dataclass(frozen=True)
+class ExchangeView:
+    """What a token exchange checks, read in one query (`Transaction.exchange_view`)."""
+
+    credential: dict[str, Any]
+    secret: dict[str, Any] | None  # the live secret with the given hash (id, credential_id), if any
+    roles: list[dict[str, Any]]  # permissions and attributes of each role attached to the credential
+    api_access: bool  # the organisation's switch
+
+
+EXCHANGE_VIEW = (
+    "SELECT c.*, s.id AS exchange_secret_id, o.api_access AS exchange_api_access, "
+    "r.permissions AS exchange_role_permissions, r.attributes AS exchange_role_attributes "
+    "FROM credentials c CROSS JOIN organization o "
+    "LEFT JOIN client_secrets s ON s.credential_id = c.id AND s.hash = ? "
+    "LEFT JOIN credential_roles l ON l.credential_id = c.id LEFT JOIN roles r ON r.id = l.role_id "
+    "WHERE c.client_id = ?"
+)
 
 
 class Transaction:
@@ -356,6 +377,33 @@ class Transaction:
         for row in self._all("client_secrets", sql, params):
             result[row["credential_id"]].append(row)
         return result
+
+    def exchange_view(self, client_id: str, secret_hash: str) -> ExchangeView | None:
+        """The credential with `client_id` and all a token exchange checks, in one query, or None.
+
+        The exchange is the server's hottest write; on PostgreSQL each query is a round trip, and
+        this one replaces four (credential, secrets, roles, organisation). One row per attached
+        role (one row with no role when there is none); a secret's hash is unique, so at most one
+        secret matches.
+        """
+        rows = self._rows(EXCHANGE_VIEW, (secret_hash, client_id))
+        if not rows:
+            return None
+        roles = [
+            {
+                "permissions": json.loads(row["exchange_role_permissions"]),
+                "attributes": json.loads(row["exchange_role_attributes"]),
+            }
+            for row in rows
+            if row["exchange_role_permissions"] is not None
+        ]
+        first = rows[0]
+        secret_id = first.pop("exchange_secret_id")
+        api_access = bool(first.pop("exchange_api_access"))
+        del first["exchange_role_permissions"], first["exchange_role_attributes"]
+        credential = _decode("credentials", first)
+        secret = None if secret_id is None else {"id": secret_id, "credential_id": credential["id"]}
+        return ExchangeView(credential, secret, roles, api_access)
 
     def credential_for_token(self, token_hash: str, now_ts: float) -> dict[str, Any] | None:
         sql = (
