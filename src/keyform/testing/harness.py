@@ -36,6 +36,9 @@ class Harness(ABC):
     provider_type: ClassVar[str]  # what `provider.type` says
     page_size: ClassVar[int | None] = None  # the listing page size `settings()` sets (None: one request per kind)
     read_overhead: ClassVar[int] = 0  # requests a read sends besides its listings (e.g. "who am I")
+    # A kind whose every resource needs a listing of its own, where the API has no account-wide one
+    # (AWS IAM: one ListAccessKeys per user); None: every kind is read in pages.
+    listing_per_resource_of: ClassVar[str | None] = None
 
     @abstractmethod
     def settings(self) -> dict[str, Any]:
