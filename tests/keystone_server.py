@@ -167,7 +167,8 @@ class KeystoneServer:
             self._manage("credential_setup", *owner),
         ]
         self._wait_all(steps, "setup")
-        bootstrap = ["--bootstrap-password", self.admin_password, "--bootstrap-region-id", "RegionOne"]
+        # one argument with `=`: a urlsafe password may start with "-", which argparse would take for an option
+        bootstrap = [f"--bootstrap-password={self.admin_password}", "--bootstrap-region-id", "RegionOne"]
         self._wait_all([self._manage("bootstrap", *bootstrap, "--bootstrap-public-url", self.url)], "bootstrap")
         shutil.copyfile(self.database, self.template)
 
