@@ -28,7 +28,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from run import timed  # noqa: E402
 from tests.keystone_server import bootstrapped_server  # noqa: E402
 
 RUNS = 5
@@ -112,15 +114,6 @@ def seed(url: str, admin_password: str, n: int) -> dict:
             "expires_at": "2030-01-01T00:00:00Z",
         }
     return {"projects": {"bench": {}}, "users": users, "application_credentials": credentials}
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode not in (0, 2):
-        raise SystemExit(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, done.stdout
 
 
 def main() -> None:

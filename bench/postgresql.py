@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import compile_keyform  # noqa: E402
+from run import compile_keyform, timed  # noqa: E402
 from tests.pg import Cluster, find_bin_dir  # noqa: E402
 
 from keyform.providers.postgresql.catalog import QUERIES  # noqa: E402
@@ -93,15 +92,6 @@ def seed_sql(logins: int) -> tuple[str, dict[str, Any], int]:
         }
         grants += 1 + len(tables) + 2
     return "\n".join(script), {"group_roles": groups, "login_roles": users}, grants
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode not in (0, 2):
-        raise SystemExit(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, done.stdout
 
 
 def main() -> None:

@@ -88,6 +88,16 @@ def start_server(workdir: Path) -> Server:
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 
 
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Wall time and stdout of one whole-process run (exit 0 or 2, a plan's drift code); else stop."""
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 2):
+        raise SystemExit(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
 def measure(command: list[str], env: dict[str, str], server: Server | None = None) -> Sample:
     """Run one command as its own process: wall time, CPU (user+sys), peak RSS and requests served.
 

@@ -39,6 +39,16 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
         return super().convert(value, param, ctx)
 
 
+replace_option = click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    shell_complete=complete_secret_address,
+    help="Force a new secret for this credential or API key.",
+)
+
+
 @click.command()
 @click.option(
     "--format",
@@ -60,14 +70,7 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
     shell_complete=complete_address,
     help="Only plan changes for ADDR (repeatable).",
 )
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDR",
-    shell_complete=complete_secret_address,
-    help="Force a new secret for this credential or API key.",
-)
+@replace_option
 @click.option(
     "--allow-unsafe", is_flag=True, help="Plan even if safety thresholds (max_delete_fraction, protect) are exceeded."
 )
@@ -105,14 +108,7 @@ def plan(
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when not on a terminal).")
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDR",
-    shell_complete=complete_secret_address,
-    help="Force a new secret for this credential or API key.",
-)
+@replace_option
 @click.option(
     "--target",
     "targets",

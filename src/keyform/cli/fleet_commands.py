@@ -162,18 +162,16 @@ def _combine(plan_files: Sequence[Path], detailed_exitcode: bool) -> None:
         sys.exit(2)
 
 
+jobs_option = click.option(
+    "--jobs", "jobs", type=click.IntRange(min=1), default=4, show_default=True, help="With --all: targets at once."
+)
+
+
 def fleet_plan(command: Callable[..., None]) -> Callable[..., None]:
     """`plan` with --all, --jobs and --combine PLANFILE...; without them, `command` itself."""
 
     @click.option("--all", "all_targets", is_flag=True, help="Plan every target below here (see `keyform targets`).")
-    @click.option(
-        "--jobs",
-        "jobs",
-        type=click.IntRange(min=1),
-        default=4,
-        show_default=True,
-        help="With --all: targets at once.",
-    )
+    @jobs_option
     @click.option("--combine", is_flag=True, help="Merge saved PLANFILEs into one Markdown review (no API calls).")
     @click.argument("plan_files", nargs=-1, metavar="[PLANFILE]...", type=click.Path(path_type=Path, dir_okay=False))
     @functools.wraps(command)
@@ -197,14 +195,7 @@ def fleet_apply(command: Callable[..., None]) -> Callable[..., None]:
     """`apply` with --all and --jobs; without them, `command` itself."""
 
     @click.option("--all", "all_targets", is_flag=True, help="Apply every target below here, side by side.")
-    @click.option(
-        "--jobs",
-        "jobs",
-        type=click.IntRange(min=1),
-        default=4,
-        show_default=True,
-        help="With --all: targets at once.",
-    )
+    @jobs_option
     @functools.wraps(command)
     def wrapper(all_targets: bool, jobs: int, **kwargs: Any) -> None:
         if not all_targets:
