@@ -10,7 +10,8 @@ from typing import TextIO
 
 from keyform.secrets.redaction import RedactingFilter, Redactor
 
-LOGGERS = ("keyform", "urllib3")
+# keyform's own records; urllib3's retries; the server's HTTP layer (waitress) and database pool (psycopg)
+LOGGERS = ("keyform", "urllib3", "waitress", "psycopg")
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):
@@ -41,14 +42,16 @@ def configure_logging(redactor: Redactor, *, log_format: str = "text", verbose: 
     """Send keyform's records (warnings, or info with --verbose: each request) to stderr, redacted.
 
     urllib3's retry warnings only with --verbose: without it, a request that fails after its
-    retries is reported once, as one error line, not preceded by a warning per retry.
+    retries is reported once, as one error line, not preceded by a warning per retry. `keyform
+    server`'s libraries (waitress, psycopg's pool) log through the same handler, so their warnings
+    read like keyform's and are redacted too.
     """
     handler = StderrHandler(sys.stderr)
     handler.addFilter(RedactingFilter(redactor))
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter("keyform: %(levelname)s: %(message)s")
     )
-    quiet = {"keyform": logging.WARNING, "urllib3": logging.ERROR}
+    quiet = dict.fromkeys(LOGGERS, logging.WARNING) | {"urllib3": logging.ERROR}
     for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers = [handler]

@@ -56,4 +56,5 @@ def test_a_busy_server_answers_while_nobody_reads_its_stderr(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     warnings = [line for line in err.splitlines() if "Task queue depth" in line]
     assert len(warnings) <= 1, err[:2000]
+    assert all(line.startswith("keyform: WARNING: Task queue depth is") for line in warnings), warnings
     assert all("requests are waiting for one of the 8 worker threads" in line for line in warnings)
