@@ -128,33 +128,37 @@ CREATE TABLE credential_items (
     item TEXT NOT NULL);
 
 -- users.render: row_to_json prints compact JSON with the keys in the select list's order
-CREATE FUNCTION keyform_render_user(target TEXT) RETURNS void LANGUAGE sql AS $$
-INSERT INTO user_items (seq, id, item)
-SELECT u.seq, u.id, row_to_json(x)::text FROM users u, LATERAL (SELECT u.id, u.email, u.first_name, u.last_name,
-    u.job_title, u.default_folder, u.role, u.cognitive_access, u.archived, u.managed_by,
-    ARRAY(SELECT r.name FROM user_roles l JOIN roles r ON r.id = l.role_id WHERE l.user_id = u.id ORDER BY r.name)
-        AS roles,
-    (SELECT row_to_json(k) FROM (SELECT k.id, k.enabled, k.created_at, k.prefix FROM api_keys k
-        WHERE k.user_id = u.id) k) AS api_key,
-    u.created_at, u.updated_at, '"' || u.version || '"' AS etag) x
-WHERE u.id = target
-ON CONFLICT (id) DO UPDATE SET item = excluded.item
+CREATE FUNCTION keyform_render_user(target TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO user_items (seq, id, item)
+    SELECT u.seq, u.id, row_to_json(x)::text FROM users u, LATERAL (SELECT u.id, u.email, u.first_name, u.last_name,
+        u.job_title, u.default_folder, u.role, u.cognitive_access, u.archived, u.managed_by,
+        ARRAY(SELECT r.name FROM user_roles l JOIN roles r ON r.id = l.role_id WHERE l.user_id = u.id ORDER BY r.name)
+            AS roles,
+        (SELECT row_to_json(k) FROM (SELECT k.id, k.enabled, k.created_at, k.prefix FROM api_keys k
+            WHERE k.user_id = u.id) k) AS api_key,
+        u.created_at, u.updated_at, '"' || u.version || '"' AS etag) x
+    WHERE u.id = target
+    ON CONFLICT (id) DO UPDATE SET item = excluded.item;
+END
 $$;
 
 -- credentials.render; json_strip_nulls prints the stored scopes compact (they hold no nulls)
-CREATE FUNCTION keyform_render_credential(target TEXT) RETURNS void LANGUAGE sql AS $$
-INSERT INTO credential_items (seq, id, item)
-SELECT c.seq, c.id, row_to_json(x)::text FROM credentials c, LATERAL (SELECT c.id, c.name, c.integration, c.enabled,
-    json_strip_nulls(c.permissions::json) AS permissions, json_strip_nulls(c.attributes::json) AS attributes,
-    c.managed_by,
-    ARRAY(SELECT r.name FROM credential_roles l JOIN roles r ON r.id = l.role_id WHERE l.credential_id = c.id
-        ORDER BY r.name) AS roles,
-    c.client_id,
-    ARRAY(SELECT row_to_json(s) FROM (SELECT s.id, s.created_at FROM client_secrets s
-        WHERE s.credential_id = c.id ORDER BY s.seq) s) AS secrets,
-    c.created_at, c.updated_at, '"' || c.version || '"' AS etag) x
-WHERE c.id = target
-ON CONFLICT (id) DO UPDATE SET item = excluded.item
+CREATE FUNCTION keyform_render_credential(target TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO credential_items (seq, id, item)
+    SELECT c.seq, c.id, row_to_json(x)::text FROM credentials c, LATERAL (SELECT c.id, c.name, c.integration, c.enabled,
+        json_strip_nulls(c.permissions::json) AS permissions, json_strip_nulls(c.attributes::json) AS attributes,
+        c.managed_by,
+        ARRAY(SELECT r.name FROM credential_roles l JOIN roles r ON r.id = l.role_id WHERE l.credential_id = c.id
+            ORDER BY r.name) AS roles,
+        c.client_id,
+        ARRAY(SELECT row_to_json(s) FROM (SELECT s.id, s.created_at FROM client_secrets s
+            WHERE s.credential_id = c.id ORDER BY s.seq) s) AS secrets,
+        c.created_at, c.updated_at, '"' || c.version || '"' AS etag) x
+    WHERE c.id = target
+    ON CONFLICT (id) DO UPDATE SET item = excluded.item;
+END
 $$;
 
 CREATE FUNCTION keyform_render(kind TEXT, target TEXT) RETURNS void LANGUAGE plpgsql AS $$
