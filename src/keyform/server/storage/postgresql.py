@@ -259,6 +259,8 @@ class PostgresTransaction(Transaction):
     # a sorted role list per row) as in Python (bench/README.md). So PostgreSQL renders an item when
     # it changes: triggers (migration 2) keep each user's and credential's API JSON in user_items and
     # credential_items, in the same transaction as the change, and a page reads them in order.
+    # Changing what users.render or credentials.render returns takes a new migration: CREATE OR
+    # REPLACE the render function, then render every row again (as migration 2 ends).
     def _items_page(self, sql: str, params: Sequence[Any]) -> list[tuple[int, str]]:
         with self._conn.cursor(row_factory=tuple_row) as cursor:
             return cursor.execute(_pg(sql), params).fetchall()
