@@ -21,11 +21,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import groupby
-from operator import itemgetter
 from typing import Any, TypeVar
-
-import orjson
 
 from keyform.server.errors import ApiError, ServerError
 from keyform.server.storage.base import Housekeeping, Storage, Transaction
@@ -121,38 +117,111 @@ CREATE TABLE records (
 CREATE INDEX records_module ON records (module, seq)
 """,
     ),
+    (
+        2,
+        "list pages: each user and credential kept as its API JSON",
+        """
+CREATE TABLE user_items (
+    seq BIGINT PRIMARY KEY, id TEXT NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE, item TEXT NOT NULL);
+CREATE TABLE credential_items (
+    seq BIGINT PRIMARY KEY, id TEXT NOT NULL UNIQUE REFERENCES credentials (id) ON DELETE CASCADE,
+    item TEXT NOT NULL);
+
+-- users.render: row_to_json prints compact JSON with the keys in the select list's order
+CREATE FUNCTION keyform_render_user(target TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO user_items (seq, id, item)
+    SELECT u.seq, u.id, row_to_json(x)::text FROM users u, LATERAL (SELECT u.id, u.email, u.first_name, u.last_name,
+        u.job_title, u.default_folder, u.role, u.cognitive_access, u.archived, u.managed_by,
+        ARRAY(SELECT r.name FROM user_roles l JOIN roles r ON r.id = l.role_id WHERE l.user_id = u.id ORDER BY r.name)
+            AS roles,
+        (SELECT row_to_json(k) FROM (SELECT k.id, k.enabled, k.created_at, k.prefix FROM api_keys k
+            WHERE k.user_id = u.id) k) AS api_key,
+        u.created_at, u.updated_at, '"' || u.version || '"' AS etag) x
+    WHERE u.id = target
+    ON CONFLICT (id) DO UPDATE SET item = excluded.item;
+END
+$$;
+
+-- credentials.render; json_strip_nulls prints the stored scopes compact (they hold no nulls)
+CREATE FUNCTION keyform_render_credential(target TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO credential_items (seq, id, item)
+    SELECT c.seq, c.id, row_to_json(x)::text FROM credentials c, LATERAL (SELECT c.id, c.name, c.integration, c.enabled,
+        json_strip_nulls(c.permissions::json) AS permissions, json_strip_nulls(c.attributes::json) AS attributes,
+        c.managed_by,
+        ARRAY(SELECT r.name FROM credential_roles l JOIN roles r ON r.id = l.role_id WHERE l.credential_id = c.id
+            ORDER BY r.name) AS roles,
+        c.client_id,
+        ARRAY(SELECT row_to_json(s) FROM (SELECT s.id, s.created_at FROM client_secrets s
+            WHERE s.credential_id = c.id ORDER BY s.seq) s) AS secrets,
+        c.created_at, c.updated_at, '"' || c.version || '"' AS etag) x
+    WHERE c.id = target
+    ON CONFLICT (id) DO UPDATE SET item = excluded.item;
+END
+$$;
+
+CREATE FUNCTION keyform_render(kind TEXT, target TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF kind = 'user' THEN
+        PERFORM keyform_render_user(target);
+    ELSE
+        PERFORM keyform_render_credential(target);
+    END IF;
+END
+$$;
+
+-- a trigger on a table whose rows show in an item: TG_ARGV = (the item's kind, the column naming its owner)
+CREATE FUNCTION keyform_item_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    before TEXT := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) ->> TG_ARGV[1] END;
+    after TEXT := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) ->> TG_ARGV[1] END;
+BEGIN
+    IF after IS NOT NULL THEN
+        PERFORM keyform_render(TG_ARGV[0], after);
+    END IF;
+    IF before IS DISTINCT FROM after THEN  -- a deletion (an owner deleted meanwhile renders nothing)
+        PERFORM keyform_render(TG_ARGV[0], before);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER user_items AFTER INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('user', 'id');
+CREATE TRIGGER user_items AFTER INSERT OR UPDATE OR DELETE ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('user', 'user_id');
+CREATE TRIGGER user_items AFTER INSERT OR UPDATE OR DELETE ON user_roles
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('user', 'user_id');
+CREATE TRIGGER credential_items AFTER INSERT OR UPDATE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('credential', 'id');
+CREATE TRIGGER credential_items AFTER INSERT OR UPDATE OR DELETE ON credential_roles
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('credential', 'credential_id');
+CREATE TRIGGER credential_items AFTER INSERT OR UPDATE OR DELETE ON client_secrets
+    FOR EACH ROW EXECUTE FUNCTION keyform_item_changed('credential', 'credential_id');
+
+-- a renamed role: every item that lists it
+CREATE FUNCTION keyform_role_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM keyform_render_user(user_id) FROM user_roles WHERE role_id = NEW.id;
+    PERFORM keyform_render_credential(credential_id) FROM credential_roles WHERE role_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER role_items AFTER UPDATE OF name ON roles
+    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION keyform_role_renamed();
+
+SELECT keyform_render_user(id) FROM users;
+SELECT keyform_render_credential(id) FROM credentials
+""",
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-USER_FIELDS = (
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "job_title",
-    "default_folder",
-    "role",
-    "cognitive_access",
-    "archived",
-    "managed_by",
-)
-KEY_FIELDS = ("id", "enabled", "created_at", "prefix")
-USER_PAGE = (
-    "SELECT u.seq, u.id, u.email, u.first_name, u.last_name, u.job_title, u.default_folder, u.role, "
-    "u.cognitive_access, u.archived, u.managed_by, k.id, k.enabled, k.created_at, k.prefix, "
-    "u.created_at, u.updated_at, u.version, r.name "
-    "FROM (SELECT * FROM users WHERE {where} ORDER BY seq LIMIT ?) u "
-    "LEFT JOIN api_keys k ON k.user_id = u.id LEFT JOIN user_roles l ON l.user_id = u.id "
-    "LEFT JOIN roles r ON r.id = l.role_id ORDER BY u.seq, r.name"
-)
-CREDENTIAL_FIELDS = ("id", "name", "integration", "enabled")
-CREDENTIAL_PAGE = (
-    "SELECT c.seq, c.id, c.name, c.integration, c.enabled, c.permissions, c.attributes, c.managed_by, "
-    "c.client_id, c.created_at, c.updated_at, r.name, s.id, s.created_at, c.version "
-    "FROM (SELECT * FROM credentials WHERE {where} ORDER BY seq LIMIT ?) c "
-    "LEFT JOIN credential_roles l ON l.credential_id = c.id LEFT JOIN roles r ON r.id = l.role_id "
-    "LEFT JOIN client_secrets s ON s.credential_id = c.id ORDER BY c.seq, r.name, s.seq"
-)
+# A page is the stored items in order: the triggers of migration 2 keep each one current.
+USER_PAGE = "SELECT seq, item FROM user_items WHERE {where} ORDER BY seq LIMIT ?"
+CREDENTIAL_PAGE = "SELECT seq, item FROM credential_items WHERE {where} ORDER BY seq LIMIT ?"
+BY_EMAIL = "seq > ? AND id = (SELECT id FROM users WHERE email_lower = ?)"
+BY_NAME = "seq > ? AND id = (SELECT id FROM credentials WHERE name = ?)"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -186,48 +255,23 @@ class PostgresTransaction(Transaction):
     def _in(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]  # one statement text whatever the count: prepared once
 
-    # List pages: PostgreSQL's JSON functions cost more than the rows themselves (json_build_object
-    # and row_to_json run per row, and a role list per user is a subquery with its own sort), and
-    # print spaces SQLite's don't. So one query returns plain columns, a user's roles (a credential's
-    # roles and secrets) as extra rows in order, and orjson encodes each item: the same bytes as
-    # SQLite's json_object and as a GET of the item. bench/README.md has the measurements.
-    def _plain(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    # List pages: rendering 500 items per read cost more than the page's query, in SQL (row_to_json and
+    # a sorted role list per row) as in Python (bench/README.md). So PostgreSQL renders an item when
+    # it changes: triggers (migration 2) keep each user's and credential's API JSON in user_items and
+    # credential_items, in the same transaction as the change, and a page reads them in order.
+    # Changing what users.render or credentials.render returns takes a new migration: CREATE OR
+    # REPLACE the render function, then render every row again (as migration 2 ends).
+    def _items_page(self, sql: str, params: Sequence[Any]) -> list[tuple[int, str]]:
         with self._conn.cursor(row_factory=tuple_row) as cursor:
             return cursor.execute(_pg(sql), params).fetchall()
 
     def user_items(self, *, after: int, limit: int, email_lower: str | None = None) -> list[tuple[int, str]]:
-        where, params = ("seq > ? AND email_lower = ?", [after, email_lower]) if email_lower else ("seq > ?", [after])
-        rows = self._plain(USER_PAGE.format(where=where), [*params, limit])
-        items = []
-        for seq, group in groupby(rows, itemgetter(0)):
-            first, *others = group
-            roles = [] if first[-1] is None else [first[-1], *(row[-1] for row in others)]
-            key = None if first[11] is None else dict(zip(KEY_FIELDS, first[11:15], strict=True))
-            item = dict(zip(USER_FIELDS, first[1:11], strict=True))
-            item.update(roles=roles, api_key=key, created_at=first[15], updated_at=first[16], etag=f'"{first[17]}"')
-            items.append((seq, orjson.dumps(item).decode()))
-        return items
+        where, params = (BY_EMAIL, [after, email_lower]) if email_lower else ("seq > ?", [after])
+        return self._items_page(USER_PAGE.format(where=where), [*params, limit])
 
     def credential_items(self, *, after: int, limit: int, name: str | None = None) -> list[tuple[int, str]]:
-        where, params = ("seq > ? AND name = ?", [after, name]) if name else ("seq > ?", [after])
-        rows = self._plain(CREDENTIAL_PAGE.format(where=where), [*params, limit])
-        stored: dict[str, Any] = {}  # stored JSON text -> parsed: credentials share their scopes
-        items = []
-        for seq, group in groupby(rows, itemgetter(0)):
-            every = list(group)  # roles x secrets, in order
-            first = every[0]
-            roles = list(dict.fromkeys(row[11] for row in every if row[11] is not None))
-            secrets = {row[12]: row[13] for row in every if row[12] is not None}
-            item = dict(zip(CREDENTIAL_FIELDS, first[1:5], strict=True))
-            for field, text in (("permissions", first[5]), ("attributes", first[6])):
-                if text not in stored:
-                    stored[text] = orjson.loads(text)
-                item[field] = stored[text]
-            item.update(managed_by=first[7], roles=roles, client_id=first[8])
-            item["secrets"] = [{"id": secret_id, "created_at": at} for secret_id, at in secrets.items()]
-            item.update(created_at=first[9], updated_at=first[10], etag=f'"{first[14]}"')
-            items.append((seq, orjson.dumps(item).decode()))
-        return items
+        where, params = (BY_NAME, [after, name]) if name else ("seq > ?", [after])
+        return self._items_page(CREDENTIAL_PAGE.format(where=where), [*params, limit])
 
 
 class _ScrubPassword(logging.Filter):
@@ -357,9 +401,7 @@ def migrate(conn: psycopg.Connection, name: str) -> int:
         applied = 0
         for version, summary, sql in MIGRATIONS[current:]:
             with conn.transaction():
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                conn.execute(sql)  # no parameters: one simple query, several statements (function bodies hold `;`)
                 conn.execute("INSERT INTO keyform_schema (version, summary) VALUES (%s, %s)", (version, summary))
             applied += 1
         return applied
