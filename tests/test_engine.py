@@ -51,6 +51,27 @@ def test_the_desired_side_of_the_diff_is_built_while_the_live_read_is_under_way(
     assert [(c.action.value, c.address) for c in result.plan.changes] == [("create", "users/a@x.example")]
 
 
+def test_a_provider_prepares_its_read_in_the_callers_thread_before_the_read_starts(tmp_path, monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    class Preparing(FakeProvider):
+        def prepare_read(self):
+            seen.append(("prepare", threading.current_thread().name))
+
+        def read(self):
+            seen.append(("read", threading.current_thread().name))
+            return super().read()
+
+    _workspace(tmp_path, monkeypatch, Preparing())
+
+    with engine.session(engine.Settings(directory=tmp_path), prefetch=True) as run:
+        run.plan()
+
+    main = threading.main_thread().name
+    assert [step for step, _ in seen] == ["prepare", "read"]
+    assert seen[0][1] == main and seen[1][1] != main
+
+
 def _workspace(tmp_path, monkeypatch, provider):
     monkeypatch.setenv("KEYFORM_TEST_TOKEN", "kfk_not_used")
     monkeypatch.setattr(engine, "load_provider", lambda settings: provider)

@@ -403,6 +403,12 @@ class Provider(ABC):
         """The directory of the root keyform.yaml, given once after construction and before
         `read()`: a provider that keeps a local record (one without a management API) keeps it there."""
 
+    def prepare_read(self) -> None:  # noqa: B027 (optional hook)
+        """Called in the caller's thread just before `read()` starts in another one (a plan's read
+        overlaps loading the desired state): import here what the read needs, such as a database
+        driver. An import is work under the interpreter lock, which a reading thread only contends
+        for with the loader; what overlaps well is waiting for the system."""
+
     def manual_steps(self, change: Change) -> list[Step]:
         """What a person does in the system's UI to carry out `change` (a system without a
         management API): plans show them as a checklist, and `apply` walks a person through them."""

@@ -138,6 +138,11 @@ def _start_read(settings: Settings) -> _EarlyRead | None:
         return None
     provider.use_directory(root.parent)
     provider.use_ui(settings.ui)
+    try:
+        provider.prepare_read()
+    except KeyformError:
+        provider.close()
+        return None  # the read after the load reports it, after any error in the files
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyform-read")
     return _EarlyRead(settings=peeked, provider=provider, pool=pool, reading=pool.submit(provider.read))
 

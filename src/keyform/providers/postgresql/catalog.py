@@ -1,12 +1,13 @@
-"""The live state in five catalog queries, whatever the number of roles and objects.
+"""The live state in three catalog queries, whatever the number of roles and objects.
 
-One read-only, repeatable-read transaction: roles with their comments (pg_roles,
-pg_shdescription), memberships (pg_auth_members), every privilege in the connected database
-(aclexplode over pg_database, pg_namespace, pg_class, pg_attribute and the per-schema default
-privileges of pg_default_acl), the schemas, tables and columns that exist, and what each role owns
-(pg_shdepend). Never a query per role or per object. A role's etag (what a plan saw of it: its
-attributes, comment and memberships; grants are idempotent) is computed by the same joins when
-one change checks it before it applies.
+One read-only, repeatable-read transaction: every role with its attributes, comment (pg_roles,
+pg_shdescription), memberships (pg_auth_members) and every privilege it holds in the connected
+database (aclexplode over pg_database, pg_namespace, pg_class, pg_attribute and the per-schema
+default privileges of pg_default_acl), aggregated in PostgreSQL into one row per role with its
+grants already written as the provider's `on:object:PRIVILEGE` strings; then the schemas, tables
+and columns that exist, and what each role owns (pg_shdepend). Never a query per role or per
+object. A role's etag (what a plan saw of it: its attributes, comment and memberships; grants are
+idempotent) is computed by the same expressions when one change checks it before it applies.
 """
 
 from __future__ import annotations
@@ -19,46 +20,58 @@ from typing import Any
 from keyform.providers.postgresql.kinds import ATTRIBUTES
 
 SYSTEM_SCHEMA = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
-ETAG = """md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, s.description, m.names))"""  # what a plan saw of a role
-ROLE_FROM = """pg_roles r LEFT JOIN pg_shdescription s ON s.objoid = r.oid AND s.classoid = 'pg_authid'::regclass
-LEFT JOIN (SELECT a.member, string_agg(g.rolname, ',' ORDER BY g.rolname) AS names
-           FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid GROUP BY a.member) m ON m.member = r.oid"""
-# comments and memberships joined once, not shobj_description() and a subquery per role (bench/README.md)
-ROLE_ETAG = f"SELECT {ETAG} FROM {ROLE_FROM} WHERE r.rolname = %s"
-ROLES = f"""
-SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), s.description,
-       r.rolname = current_user, {ETAG}
-FROM {ROLE_FROM} WHERE r.rolname !~ '^pg_'
-"""
-MEMBERSHIPS = """
-SELECT m.rolname, g.rolname FROM pg_auth_members a
-JOIN pg_roles m ON m.oid = a.member JOIN pg_roles g ON g.oid = a.roleid
-"""
-PRIVILEGES = f"""
-SELECT 'database', '', a.grantee, a.privilege_type
-FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database() AND a.grantee <> d.datdba
+HERE = "(SELECT oid FROM pg_database WHERE datname = current_database())"  # evaluated once per query
+COMMENT = "(SELECT s.description FROM pg_shdescription s WHERE s.objoid = r.oid AND s.classoid = 'pg_authid'::regclass)"
+# a subquery per role on pg_shdescription's index: a join may become a nested loop over every comment
+# when the shared catalogs' statistics are stale (a freshly seeded cluster), quadratic in roles
+ETAG = f"""md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+    r.rolreplication, r.rolconnlimit, r.rolvaliduntil, {COMMENT}, m.names))"""  # what a plan saw of a role
+MEMBER_OF = """(SELECT a.member, string_agg(g.rolname, ',' ORDER BY g.rolname) AS names,
+                  array_agg(g.rolname ORDER BY g.rolname) AS groups
+           FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid GROUP BY a.member) m"""
+ROLE_ETAG = f"SELECT {ETAG} FROM pg_roles r LEFT JOIN {MEMBER_OF} ON m.member = r.oid WHERE r.rolname = %s"
+
+
+def _explode(acl: str) -> str:
+    """aclexplode over `acl`, detoasted once: on a large ACL kept out of line (a database that
+    every role may connect to) aclexplode detoasts its argument again for every row it returns,
+    quadratic; `|| '{}'` hands it a detoasted copy instead (not for NULL, the default privileges:
+    NULL || '{}' is an empty array without dimensions, which aclexplode refuses)."""
+    return f"aclexplode(CASE WHEN {acl} IS NOT NULL THEN {acl} || '{{}}'::aclitem[] END)"
+
+
+GRANTS = f"""
+SELECT a.grantee, 'database:' || a.privilege_type
+FROM pg_database d, {_explode("d.datacl")} a WHERE d.datname = current_database() AND a.grantee <> d.datdba
 UNION ALL
-SELECT 'schema', n.nspname, a.grantee, a.privilege_type
-FROM pg_namespace n, aclexplode(n.nspacl) a WHERE {SYSTEM_SCHEMA} AND a.grantee <> n.nspowner
+SELECT a.grantee, 'schema:' || n.nspname || ':' || a.privilege_type
+FROM pg_namespace n, {_explode("n.nspacl")} a WHERE {SYSTEM_SCHEMA} AND a.grantee <> n.nspowner
 UNION ALL
-SELECT CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END, n.nspname || '.' || c.relname, a.grantee,
-       a.privilege_type
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+SELECT a.grantee, CASE c.relkind WHEN 'S' THEN 'sequence:' ELSE 'table:' END || n.nspname || '.' || c.relname
+       || ':' || a.privilege_type
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, {_explode("c.relacl")} a
 WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') AND {SYSTEM_SCHEMA} AND a.grantee <> c.relowner
 UNION ALL
-SELECT 'column', n.nspname || '.' || c.relname || '.' || t.attname, a.grantee, a.privilege_type
+SELECT a.grantee, 'column:' || n.nspname || '.' || c.relname || '.' || t.attname || ':' || a.privilege_type
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
-     aclexplode(t.attacl) a
+     {_explode("t.attacl")} a
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND {SYSTEM_SCHEMA} AND a.grantee <> c.relowner
 UNION ALL
-SELECT 'default', o.rolname || '.' || n.nspname || '.' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
-       WHEN 'S' THEN 'sequences' ELSE 'functions' END, a.grantee, a.privilege_type
+SELECT a.grantee, 'default:' || o.rolname || '.' || n.nspname || '.' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
+       WHEN 'S' THEN 'sequences' ELSE 'functions' END || ':' || a.privilege_type
 FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole JOIN pg_namespace n ON n.oid = d.defaclnamespace,
-     aclexplode(d.defaclacl) a
+     {_explode("d.defaclacl")} a
 WHERE d.defaclobjtype IN ('r', 'S', 'f') AND a.grantee <> d.defaclrole
-"""
+"""  # (grantee, grant as `on:object:PRIVILEGE`), the strings kinds.grant_strings makes of a spec
+ROLES = f"""
+SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+       r.rolreplication, r.rolconnlimit, NULLIF(r.rolvaliduntil, 'infinity'), {COMMENT},
+       r.rolname = current_user, {ETAG}, m.groups, p.grants
+FROM pg_roles r LEFT JOIN {MEMBER_OF} ON m.member = r.oid
+LEFT JOIN (SELECT grantee, array_agg(on_object) AS grants FROM ({GRANTS}) g (grantee, on_object) GROUP BY grantee) p
+       ON p.grantee = r.oid
+WHERE r.rolname !~ '^pg_'
+"""  # one row per role, not one per grant: PostgreSQL builds the strings and the lists
 OBJECTS = f"""
 SELECT 'schema', n.nspname FROM pg_namespace n WHERE {SYSTEM_SCHEMA}
 UNION ALL
@@ -70,17 +83,17 @@ SELECT 'column', n.nspname || '.' || c.relname || '.' || t.attname
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND t.attnum > 0 AND NOT t.attisdropped AND {SYSTEM_SCHEMA}
 """
-OWNED = """
+OWNED = f"""
 SELECT r.rolname, d.deptype, db.datname,
-       CASE WHEN d.dbid IN (0, here.oid) THEN pg_describe_object(d.classid, d.objid, d.objsubid) END
-FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid,
-     (SELECT oid FROM pg_database WHERE datname = current_database()) here
+       CASE WHEN d.dbid IN (0, {HERE}) THEN pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid LEFT JOIN pg_database db ON db.oid = d.dbid
 WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname !~ '^pg_'
   AND (d.deptype = 'o' OR d.deptype = 'a' AND NOT (
-       d.dbid = here.oid AND d.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_default_acl'::regclass)
-       OR d.classid = 'pg_database'::regclass AND d.objid = here.oid))
-"""  # what stops DROP ROLE: objects owned, and privileges besides those keyform reads (and so revokes)
-QUERIES = (ROLES, MEMBERSHIPS, PRIVILEGES, OBJECTS, OWNED)
+       d.dbid = {HERE} AND d.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_default_acl'::regclass)
+       OR d.classid = 'pg_database'::regclass AND d.objid = {HERE}))
+"""  # what stops DROP ROLE: objects owned, and privileges besides those keyform reads (and so revokes);
+# HERE as a value, not a join: a join made every pg_shdepend row look up pg_database
+QUERIES = (ROLES, OBJECTS, OWNED)
 
 
 @dataclass(slots=True)
@@ -114,27 +127,18 @@ def read(conn: Any) -> Catalog:
     """The catalog through `conn` (an autocommit psycopg connection), in len(QUERIES) queries."""
     with conn.transaction(), conn.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        rows = {name: cursor.execute(query).fetchall() for name, query in zip("rmpoz", QUERIES, strict=True)}
+        role_rows, object_rows, owned_rows = [cursor.execute(query).fetchall() for query in QUERIES]
     roles: dict[str, Role] = {}
-    by_oid: dict[int, Role] = {}
-    for oid, name, login, *flags, limit, until, comment, is_self, etag in rows["r"]:
+    for name, login, *flags, limit, until, comment, is_self, etag, groups, grants in role_rows:
         held = [attribute for attribute, on in zip(ATTRIBUTES, flags, strict=True) if on]
-        role = Role(name, login, held, limit, until, comment or "", is_self, etag)
-        roles[name] = by_oid[oid] = role
-    for member, group in rows["m"]:
-        if member in roles:
-            roles[member].member_of.append(group)
-    for on, target, grantee, privilege in rows["p"]:
-        if grantee in by_oid:
-            grant = f"database:{privilege}" if on == "database" else f"{on}:{target}:{privilege}"
-            by_oid[grantee].grants.append(grant)
+        roles[name] = Role(name, login, held, limit, until, comment or "", is_self, etag, groups or [], grants or [])
     owned: dict[str, list[str]] = defaultdict(list)
     elsewhere: dict[str, set[str]] = defaultdict(set)
-    for role_name, deptype, database, description in rows["z"]:
+    for role_name, deptype, database, description in owned_rows:
         if description is None:
             elsewhere[role_name].add(database or "?")
         else:
             owned[role_name].append(description if deptype == "o" else f"privileges on {description}")
-    objects = {(on, name) for on, name in rows["o"]}
+    objects = {(on, name) for on, name in object_rows}
     away = {role: sorted(databases) for role, databases in elsewhere.items()}
     return Catalog(roles, objects, dict(owned), conn.info.dbname, away)

@@ -125,25 +125,26 @@ LOGIN_SCHEMA = {
 GROUP_SCHEMA = {"type": "object", "additionalProperties": False, "properties": COMMON}
 
 
+OBJECT_SECTIONS = (("schema", "schemas"), ("table", "tables"), ("sequence", "sequences"))
+
+
 def grant_strings(grants: JSON) -> list[str]:
-    """The canonical grant strings of a spec's `grants` mapping."""
-    found: set[str] = set()
-
-    def add(on: str, target: str, privileges: Any) -> None:
-        found.update(f"{on}:{target}:{ALIASES.get(p, p)}" for p in privileges)
-
-    found.update(f"database:{ALIASES.get(p, p)}" for p in grants.get("database", ()))
-    for on, section in (("schema", "schemas"), ("table", "tables"), ("sequence", "sequences")):
+    """The canonical grant strings of a spec's `grants` mapping (one list, each object's prefix
+    written once: this runs for every role of a desired state)."""
+    found = [f"database:{ALIASES.get(p, p)}" for p in grants.get("database", ())]
+    for on, section in OBJECT_SECTIONS:
         for target, privileges in (grants.get(section) or {}).items():
-            add(on, target, privileges)
+            prefix = f"{on}:{target}:"
+            found += [prefix + ALIASES.get(p, p) for p in privileges]
     for table, by_privilege in (grants.get("columns") or {}).items():
         for privilege, columns in by_privilege.items():
-            found.update(f"column:{table}.{column}:{privilege}" for column in columns)
+            found += [f"column:{table}.{column}:{privilege}" for column in columns]
     for owner, schemas in (grants.get("default_privileges") or {}).items():
         for schema, by_type in schemas.items():
             for objects, privileges in by_type.items():
-                add("default", f"{owner}.{schema}.{objects}", privileges)
-    return sorted(found)
+                prefix = f"default:{owner}.{schema}.{objects}:"
+                found += [prefix + ALIASES.get(p, p) for p in privileges]
+    return sorted(set(found))
 
 
 def grants_spec(strings: list[str]) -> dict[str, Any]:

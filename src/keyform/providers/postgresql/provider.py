@@ -117,6 +117,9 @@ class PostgresqlProvider(Provider):
 
     # -- read ---------------------------------------------------------------------------------------
 
+    def prepare_read(self) -> None:
+        self.session  # noqa: B018 -- psycopg imported here, in the caller's thread, not the reading one
+
     def read(self) -> dict[str, LiveResource]:
         catalog = self.session.read()
         self._catalog = catalog
