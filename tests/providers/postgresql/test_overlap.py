@@ -219,3 +219,22 @@ def test_deleting_an_overlap_login_role_drops_the_group_and_both_logins(project:
     assert f"- {ADDRESS}" in plan.stdout
     assert project.sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'orders_api%%'") == []
     project.keyform("plan", "--detailed-exitcode", code=0)
+
+
+def test_a_login_whose_membership_another_admin_granted_again_stays_intact(project: Project) -> None:
+    """PostgreSQL 16 and later keep one pg_auth_members row per grantor: orders_api_a's membership
+    of orders_api granted by keyform and again by another admin is still one membership, and the
+    login is still one of the pair (not a broken half that a plan would rebuild)."""
+    if int(project.sql("SHOW server_version_num")[0][0]) < 160000:
+        pytest.skip("PostgreSQL before 16 keeps one row per membership, whoever granted it")
+    project.edit(with_overlap("1h"))
+    project.keyform("apply", "--auto-approve")
+    project.sql("CREATE ROLE other_admin NOLOGIN")
+    project.sql("GRANT orders_api TO other_admin WITH ADMIN OPTION")
+    project.sql("GRANT orders_api TO orders_api_a GRANTED BY other_admin")
+    rows = "SELECT 1 FROM pg_auth_members WHERE member = 'orders_api_a'::regrole AND roleid = 'orders_api'::regrole"
+    assert len(project.sql(rows)) == 2
+
+    plan = project.keyform("plan", "--detailed-exitcode", code=None)
+    assert ADDRESS not in plan.stdout, plan.stdout
+    assert plan.returncode == 0, plan.stdout + plan.stderr

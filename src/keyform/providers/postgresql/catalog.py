@@ -26,9 +26,10 @@ COMMENT = "(SELECT s.description FROM pg_shdescription s WHERE s.objoid = r.oid 
 # when the shared catalogs' statistics are stale (a freshly seeded cluster), quadratic in roles
 ETAG = f"""md5(concat_ws('|', r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
     r.rolreplication, r.rolconnlimit, r.rolvaliduntil, {COMMENT}, m.names))"""  # what a plan saw of a role
-MEMBER_OF = """(SELECT a.member, string_agg(g.rolname, ',' ORDER BY g.rolname) AS names,
-                  array_agg(g.rolname ORDER BY g.rolname) AS groups
+MEMBER_OF = """(SELECT a.member, string_agg(DISTINCT g.rolname, ',' ORDER BY g.rolname) AS names,
+                  array_agg(DISTINCT g.rolname ORDER BY g.rolname) AS groups
            FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid GROUP BY a.member) m"""
+# DISTINCT: PostgreSQL 16 and later keep one pg_auth_members row per grantor of a membership
 ROLE_ETAG = f"SELECT {ETAG} FROM pg_roles r LEFT JOIN {MEMBER_OF} ON m.member = r.oid WHERE r.rolname = %s"
 
 

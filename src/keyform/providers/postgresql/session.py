@@ -18,9 +18,10 @@ from keyform.providers.postgresql import catalog, scram, statements
 
 ROLES_NOW = """
 SELECT r.rolname, shobj_description(r.oid, 'pg_authid'),
-       ARRAY(SELECT g.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE a.member = r.oid)
+       ARRAY(SELECT DISTINCT g.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
+             WHERE a.member = r.oid ORDER BY g.rolname)
 FROM pg_roles r WHERE r.rolname = ANY(%s)
-"""
+"""  # DISTINCT: PostgreSQL 16 and later keep one pg_auth_members row per grantor of a membership
 
 
 def _clean(message: str, secrets: list[str]) -> str:
